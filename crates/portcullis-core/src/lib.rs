@@ -1,0 +1,16 @@
+//! Domain types and policies of Portcullis. No HTTP, no SQL: values here are valid once they
+//! exist (`Email::parse`, `Password::parse`), and secrets redact themselves in `Debug`.
+
+pub mod clock;
+pub mod email;
+pub mod ids;
+pub mod password;
+pub mod password_hash;
+pub mod token;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use email::{Email, EmailError};
+pub use ids::{SessionId, UserId};
+pub use password::{Password, PasswordPolicy, PasswordRule};
+pub use password_hash::{HashError, HashParams, PasswordHasher};
+pub use token::{HashedToken, PlainToken, TokenHasher, secrets_equal};

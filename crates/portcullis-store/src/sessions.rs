@@ -1,0 +1,231 @@
+use crate::models::Liveness;
+use crate::{NewSession, RefreshOutcome, Result, SessionRow, Store, dispatch};
+
+/// `SELECT` of session columns followed by `$condition` and the liveness test: a session is
+/// live when not revoked, not past its absolute end, and used recently enough.
+macro_rules! live_sessions_where {
+    ($condition:literal $(, $tail:literal)?) => {
+        concat!(
+            "SELECT id, user_id, transport, created_at, last_seen_at, expires_at, ip, user_agent
+             FROM sessions WHERE ", $condition,
+            " AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at > $3" $(, $tail)?
+        )
+    };
+}
+
+impl Store {
+    /// Stores a new session (and its first refresh token) and stamps the user's sign-in.
+    pub async fn create_session(&self, session: &NewSession) -> Result<()> {
+        dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO sessions
+                    (id, user_id, transport, token_hash, created_at, last_seen_at, expires_at, ip, user_agent)
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
+            )
+            .bind(&session.id)
+            .bind(&session.user_id)
+            .bind(&session.transport)
+            .bind(&session.token_hash)
+            .bind(session.now)
+            .bind(session.expires_at)
+            .bind(&session.ip)
+            .bind(&session.user_agent)
+            .execute(&mut *tx)
+            .await?;
+            if let Some((refresh_id, refresh_hash)) = &session.refresh {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(refresh_id)
+                .bind(&session.id)
+                .bind(refresh_hash)
+                .bind(session.now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+                .bind(&session.user_id)
+                .bind(session.now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The session with this id, if it is live.
+    pub async fn live_session(&self, id: &str, live: Liveness) -> Result<Option<SessionRow>> {
+        const SQL: &str = live_sessions_where!("id = $1");
+        Ok(dispatch!(self, pool => {
+            sqlx::query_as::<_, SessionRow>(SQL)
+                .bind(id)
+                .bind(live.now)
+                .bind(live.idle_cutoff)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// The live cookie session whose token hashes to `token_hash`.
+    pub async fn live_session_by_token(
+        &self,
+        token_hash: &str,
+        live: Liveness,
+    ) -> Result<Option<SessionRow>> {
+        const SQL: &str = live_sessions_where!("token_hash = $1");
+        Ok(dispatch!(self, pool => {
+            sqlx::query_as::<_, SessionRow>(SQL)
+                .bind(token_hash)
+                .bind(live.now)
+                .bind(live.idle_cutoff)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Records use of a session, at most once per `min_interval_ms`, so reads stay reads.
+    pub async fn touch_session(&self, id: &str, now: i64, min_interval_ms: i64) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $3")
+                .bind(id)
+                .bind(now)
+                .bind(now - min_interval_ms)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The user's live sessions, oldest first.
+    pub async fn live_sessions_of(&self, user_id: &str, live: Liveness) -> Result<Vec<SessionRow>> {
+        const SQL: &str = live_sessions_where!("user_id = $1", " ORDER BY created_at, id");
+        Ok(dispatch!(self, pool => {
+            sqlx::query_as::<_, SessionRow>(SQL)
+                .bind(user_id)
+                .bind(live.now)
+                .bind(live.idle_cutoff)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Revokes one session of one user; false when no such live session belongs to them.
+    pub async fn revoke_session(&self, user_id: &str, session_id: &str, now: i64) -> Result<bool> {
+        let affected = dispatch!(self, pool => {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $3
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(session_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(affected > 0)
+    }
+
+    /// Revokes every session of the user except `keep`; returns how many ended.
+    pub async fn revoke_sessions_of(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> Result<u64> {
+        Ok(dispatch!(self, pool => {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $3
+                 WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)",
+            )
+            .bind(user_id)
+            .bind(keep)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }))
+    }
+
+    /// Uses a refresh token once. The conditional update is the lock: of many concurrent
+    /// calls with one token exactly one sees `used_at IS NULL`, so the family never forks.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        child: (&str, &str),
+        live: Liveness,
+        grace_ms: i64,
+    ) -> Result<RefreshOutcome> {
+        let (child_id, child_hash) = child;
+        const LIVE_SESSION: &str = live_sessions_where!("id = $1");
+        dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let claimed: Option<(String, String)> = sqlx::query_as(
+                "UPDATE refresh_tokens SET used_at = $2
+                 WHERE token_hash = $1 AND used_at IS NULL
+                 RETURNING id, session_id",
+            )
+            .bind(token_hash)
+            .bind(live.now)
+            .fetch_optional(&mut *tx)
+            .await?;
+
+            if let Some((parent_id, session_id)) = claimed {
+                let session = sqlx::query_as::<_, SessionRow>(LIVE_SESSION)
+                    .bind(&session_id)
+                    .bind(live.now)
+                    .bind(live.idle_cutoff)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(session) = session else {
+                    tx.rollback().await?;
+                    return Ok(RefreshOutcome::Invalid);
+                };
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(child_id)
+                .bind(&session_id)
+                .bind(&parent_id)
+                .bind(child_hash)
+                .bind(live.now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
+                    .bind(&session_id)
+                    .bind(live.now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(RefreshOutcome::Rotated(SessionRow { last_seen_at: live.now, ..session }));
+            }
+
+            let used: Option<(String, Option<i64>, String)> = sqlx::query_as(
+                "SELECT r.session_id, r.used_at, s.user_id
+                 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+                 WHERE r.token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((session_id, Some(used_at), user_id)) = used else {
+                tx.rollback().await?;
+                return Ok(RefreshOutcome::Invalid);
+            };
+            if live.now - used_at <= grace_ms {
+                tx.rollback().await?;
+                return Ok(RefreshOutcome::ReusedWithinGrace { session_id, user_id });
+            }
+            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(&session_id)
+                .bind(live.now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(RefreshOutcome::ReusedSessionRevoked { session_id, user_id })
+        })
+    }
+}
