@@ -94,8 +94,13 @@ impl fmt::Debug for Password {
 }
 
 impl Password {
-    /// Applies the policy to a new password (sign-up, change, reset).
-    pub fn parse(raw: &str, policy: &PasswordPolicy, email: &Email) -> Result<Self, PasswordRule> {
+    /// Applies the policy to a new password (sign-up, change, reset); `email` is the
+    /// account's address when it is known and valid.
+    pub fn parse(
+        raw: &str,
+        policy: &PasswordPolicy,
+        email: Option<&Email>,
+    ) -> Result<Self, PasswordRule> {
         let candidate = Self::normalise(raw)?;
         let length = candidate.0.chars().count();
         if length < policy.min_length {
@@ -108,11 +113,13 @@ impl Password {
         if COMMON_PASSWORDS.contains(lowered.as_str()) {
             return Err(PasswordRule::CommonPassword);
         }
-        let local = email.local_part().to_lowercase();
-        if lowered.contains(&email.lowercase())
-            || (local.chars().count() >= MIN_CONTEXT_WORD && lowered.contains(&local))
-        {
-            return Err(PasswordRule::ContainsEmail);
+        if let Some(email) = email {
+            let local = email.local_part().to_lowercase();
+            if lowered.contains(&email.lowercase())
+                || (local.chars().count() >= MIN_CONTEXT_WORD && lowered.contains(&local))
+            {
+                return Err(PasswordRule::ContainsEmail);
+            }
         }
         let product = policy.product_name.to_lowercase();
         if !product.is_empty() && lowered.contains(&product) {
@@ -148,7 +155,7 @@ mod tests {
     }
 
     fn check(raw: &str) -> Result<Password, PasswordRule> {
-        Password::parse(raw, &PasswordPolicy::default(), &email())
+        Password::parse(raw, &PasswordPolicy::default(), Some(&email()))
     }
 
     #[test]

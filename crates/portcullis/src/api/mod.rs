@@ -1,0 +1,40 @@
+//! JSON handlers per resource. Every route is registered through `utoipa-axum`, so the
+//! OpenAPI document is the router.
+
+mod auth;
+pub mod docs;
+mod me;
+mod meta;
+mod sessions;
+mod validate;
+mod views;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis", description = "Self-hosted authentication server. Errors are application/problem+json (RFC 9457)."),
+    components(schemas(crate::http::error::Problem)),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, refresh, sign-out"),
+        (name = "me", description = "The signed-in user"),
+        (name = "sessions", description = "The signed-in user's sessions"),
+        (name = "tokens", description = "Keys for verifying access tokens"),
+        (name = "operations", description = "Health and public settings"),
+        (name = "docs", description = "This documentation"),
+    )
+)]
+struct ApiDoc;
+
+/// Every route of the server with its OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(me::router())
+        .merge(sessions::router())
+        .merge(meta::router())
+        .merge(docs::router())
+}

@@ -1,0 +1,95 @@
+//! `Auth`: the signed-in user and session of a request, by bearer token or session cookie.
+//! Every request re-reads the session and user from the store, so revocation is immediate.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use portcullis_core::PlainToken;
+use portcullis_store::{SessionRow, UserRow};
+
+use super::Transport;
+use super::purpose;
+use crate::http::client_ip::client_ip;
+use crate::http::cookies::CookieSettings;
+use crate::http::{ApiError, csrf};
+use crate::state::AppState;
+
+/// Cookie sessions record their use at most this often, so reads stay reads.
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+pub struct Auth {
+    pub user: UserRow,
+    pub session: SessionRow,
+    pub transport: Transport,
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let live = state.liveness();
+        let (session, transport) = if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or(ApiError::Unauthenticated)?;
+            let claims = state.tokens.verify(token.trim(), live.now).map_err(|err| {
+                tracing::debug!(%err, "bearer token refused");
+                ApiError::Unauthenticated
+            })?;
+            let session = state.store.live_session(&claims.sid, live).await?;
+            let session = session
+                .filter(|s| s.user_id == claims.sub)
+                .ok_or(ApiError::Unauthenticated)?;
+            (session, Transport::Bearer)
+        } else {
+            let token = CookieSettings::read(&parts.headers, &state.cookies.session_name())
+                .and_then(|raw| PlainToken::parse(&raw))
+                .ok_or(ApiError::Unauthenticated)?;
+            let hash = state.token_hasher.hash(purpose::SESSION, &token);
+            let session = state
+                .store
+                .live_session_by_token(hash.as_str(), live)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
+            if csrf::is_state_changing(&parts.method) {
+                let cookie = CookieSettings::read(&parts.headers, &state.cookies.csrf_name());
+                let expected = state.token_hasher.derive(purpose::CSRF, &token);
+                csrf::check_cookie_request(&parts.headers, &state.origins, cookie.as_deref(), &expected)?;
+            }
+            // Sliding expiry: each use extends the idle timeout, up to the absolute lifetime.
+            state.store.touch_session(&session.id, live.now, TOUCH_INTERVAL_MS).await?;
+            (session, Transport::Cookie)
+        };
+        let user = state
+            .store
+            .user_by_id(&session.user_id)
+            .await?
+            .filter(|u| !u.banned)
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(Self { user, session, transport })
+    }
+}
+
+/// Where a request came from, for session records.
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect());
+        Ok(Self {
+            ip: client_ip(parts, &state.trusted_proxies).map(|ip| ip.to_string()),
+            user_agent,
+        })
+    }
+}

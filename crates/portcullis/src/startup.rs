@@ -1,0 +1,199 @@
+//! `Application::build(config)` → a bound listener, `port()`, `run_until_stopped()`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::IntoResponse;
+use axum::{Extension, Router, middleware};
+use portcullis_core::{Clock, PasswordHasher, SystemClock};
+use portcullis_store::{Drift, PoolOptions, Store};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::api;
+use crate::api::docs::OpenApiJson;
+use crate::config::{Config, Mode};
+use crate::hash_pool::HashPool;
+use crate::http::cookies::CookieSettings;
+use crate::http::error::{method_not_allowed, not_found};
+use crate::http::middleware::{Hsts, RequestId, request_id, screen_methods, security_headers};
+use crate::http::{ApiError, csrf};
+use crate::jwt::AccessTokens;
+use crate::keys::KeyRing;
+use crate::secret::{DerivedKeys, load_secret};
+use crate::state::{AppState, Inner};
+
+/// How to build the application beyond its configuration.
+pub struct BuildOptions {
+    pub clock: Arc<dyn Clock>,
+    /// Apply pending migrations even outside development (`serve --migrate`).
+    pub migrate: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self { clock: Arc::new(SystemClock), migrate: false }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+}
+
+impl Application {
+    pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Self> {
+        config.validate()?;
+        if config.database_url.is_none() || config.secret.is_none() {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        }
+        let store = connect(&config).await?;
+        ensure_schema(&store, options.migrate || config.env == Mode::Development).await?;
+        let keys = DerivedKeys::from_secret(&load_secret(&config)?);
+        let key_ring = KeyRing::load_or_create(&store, &keys.key_encryption, options.clock.now_ms()).await?;
+        let tokens = AccessTokens::new(
+            Arc::new(key_ring),
+            config.issuer(),
+            config.audience(),
+            secs(config.access_token_ttl),
+            secs(config.jwt_leeway),
+        );
+        let hasher = PasswordHasher::new(config.hash_params())?;
+        let state = AppState::new(Inner {
+            hash_pool: HashPool::new(hasher, config.hash_workers(), config.hash_queue()),
+            token_hasher: keys.token_hasher,
+            cookies: CookieSettings::new(config.cookie_prefix(), config.cookie_secure, secs(config.session_lifetime)),
+            origins: config.origins(),
+            trusted_proxies: config.trusted_proxy_nets()?,
+            policy: config.password_policy(),
+            clock: options.clock,
+            tokens,
+            store: store.clone(),
+            config,
+        });
+        let listener = TcpListener::bind(state.config.addr)
+            .await
+            .with_context(|| format!("binding {}", state.config.addr))?;
+        let router = router(state)?;
+        Ok(Self { listener, router, store })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(addr = %self.listener.local_addr()?, backend = self.store.backend(), "listening");
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+        self.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Connects to the configured database.
+pub async fn connect(config: &Config) -> anyhow::Result<Store> {
+    let options = PoolOptions { max_connections: config.database_max_connections, ..PoolOptions::default() };
+    Store::connect(&config.database_url(), options).await.context("connecting to the database")
+}
+
+/// Applies migrations when allowed; otherwise refuses a database that is behind or ahead.
+pub async fn ensure_schema(store: &Store, apply: bool) -> anyhow::Result<()> {
+    match store.migration_report().await?.drift {
+        Drift::UpToDate => Ok(()),
+        Drift::Behind(_) if apply => Ok(store.migrate().await?),
+        Drift::Behind(pending) => bail!(
+            "database schema is behind: migration {} is not applied; run `portcullis migrate` or start with --migrate",
+            pending.join(", ")
+        ),
+        Drift::Ahead(unknown) => bail!(
+            "database schema is ahead of this binary: migration {} is unknown to it; run the newer version",
+            unknown.join(", ")
+        ),
+    }
+}
+
+fn router(state: AppState) -> anyhow::Result<Router> {
+    let (router, openapi) = api::router().split_for_parts();
+    let doc = OpenApiJson(Arc::new(openapi.to_json()?));
+    let hsts = Hsts(state.config.hsts());
+    let body_limit = state.config.body_limit_bytes;
+    let cors = cors(&state.origins)?;
+    Ok(router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(doc))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(cors)
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()))
+        .layer(middleware::from_fn(screen_methods))
+        .layer(middleware::from_fn_with_state(hsts, security_headers))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req.extensions().get::<RequestId>().map_or("", |id| id.0.as_str());
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(middleware::from_fn(request_id)))
+}
+
+/// CORS for allow-listed origins only, exactly, with credentials; never `*` or `null`.
+fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o))
+        .collect::<Result<Vec<_>, _>>()
+        .context("allowed origins")?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static(csrf::CSRF_HEADER),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600)))
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
