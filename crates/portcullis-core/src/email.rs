@@ -137,8 +137,16 @@ mod tests {
 
     #[test]
     fn refuses_look_alikes() {
-        for bad in ["alice＠example.com", "alice@ехample.com", "аlice@example.com"] {
-            assert_eq!(Email::parse(bad), Err(EmailError::UnsupportedCharacters), "{bad}");
+        for bad in [
+            "alice＠example.com",
+            "alice@ехample.com",
+            "аlice@example.com",
+        ] {
+            assert_eq!(
+                Email::parse(bad),
+                Err(EmailError::UnsupportedCharacters),
+                "{bad}"
+            );
         }
     }
 }

@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn default_parameters_are_owasp() {
         let params = HashParams::default();
-        assert_eq!((params.memory_kib, params.iterations, params.parallelism), (19 * 1024, 2, 1));
+        assert_eq!(
+            (params.memory_kib, params.iterations, params.parallelism),
+            (19 * 1024, 2, 1)
+        );
     }
 
     #[test]

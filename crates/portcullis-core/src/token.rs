@@ -83,8 +83,8 @@ impl TokenHasher {
     }
 
     fn mac(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .expect("HMAC accepts any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts any key length");
         mac.update(purpose.as_bytes());
         mac.update(&[0]);
         mac.update(data);

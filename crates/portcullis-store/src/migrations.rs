@@ -55,10 +55,10 @@ impl Store {
         });
         let known = &self.migrator().migrations;
         let name = |version: i64| {
-            known
-                .iter()
-                .find(|m| m.version == version)
-                .map_or_else(|| version.to_string(), |m| format!("{} {}", m.version, m.description))
+            known.iter().find(|m| m.version == version).map_or_else(
+                || version.to_string(),
+                |m| format!("{} {}", m.version, m.description),
+            )
         };
         let ahead: Vec<String> = applied
             .iter()

@@ -10,8 +10,11 @@ macro_rules! user_columns {
 macro_rules! user_with_password_where {
     ($condition:literal) => {
         concat!(
-            "SELECT ", user_columns!(), ", c.password_hash FROM users u
-             LEFT JOIN credentials c ON c.user_id = u.id WHERE ", $condition
+            "SELECT ",
+            user_columns!(),
+            ", c.password_hash FROM users u
+             LEFT JOIN credentials c ON c.user_id = u.id WHERE ",
+            $condition
         )
     };
 }
@@ -52,7 +55,10 @@ impl Store {
             .await?;
             tx.commit().await?;
         });
-        Ok(self.user_by_id(&user.id).await?.expect("user was just inserted"))
+        Ok(self
+            .user_by_id(&user.id)
+            .await?
+            .expect("user was just inserted"))
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>> {
@@ -67,8 +73,11 @@ impl Store {
         &self,
         email: &str,
     ) -> Result<Option<(UserRow, Option<String>)>> {
-        self.user_with_password(user_with_password_where!("lower(u.email) = lower($1)"), email)
-            .await
+        self.user_with_password(
+            user_with_password_where!("lower(u.email) = lower($1)"),
+            email,
+        )
+        .await
     }
 
     /// The user with this username (compared case-insensitively) and their password hash.
@@ -76,8 +85,11 @@ impl Store {
         &self,
         username: &str,
     ) -> Result<Option<(UserRow, Option<String>)>> {
-        self.user_with_password(user_with_password_where!("lower(u.username) = lower($1)"), username)
-            .await
+        self.user_with_password(
+            user_with_password_where!("lower(u.username) = lower($1)"),
+            username,
+        )
+        .await
     }
 
     async fn user_with_password(

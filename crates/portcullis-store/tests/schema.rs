@@ -6,9 +6,15 @@ use std::collections::BTreeSet;
 use portcullis_store::{Drift, PoolOptions, Store};
 
 async fn sqlite() -> Store {
-    Store::connect("sqlite::memory:", PoolOptions { max_connections: 1, ..Default::default() })
-        .await
-        .unwrap()
+    Store::connect(
+        "sqlite::memory:",
+        PoolOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
 }
 
 async fn columns(store: &Store) -> BTreeSet<(String, String)> {
@@ -36,9 +42,14 @@ async fn columns(store: &Store) -> BTreeSet<(String, String)> {
 #[tokio::test]
 async fn fresh_database_is_behind_then_up_to_date() {
     let store = sqlite().await;
-    assert!(matches!(store.migration_report().await.unwrap().drift, Drift::Behind(names) if names[0].contains("initial")));
+    assert!(
+        matches!(store.migration_report().await.unwrap().drift, Drift::Behind(names) if names[0].contains("initial"))
+    );
     store.migrate().await.unwrap();
-    assert_eq!(store.migration_report().await.unwrap().drift, Drift::UpToDate);
+    assert_eq!(
+        store.migration_report().await.unwrap().drift,
+        Drift::UpToDate
+    );
 }
 
 /// The PostgreSQL URL to test against; when CI says PostgreSQL is expected, its absence fails.
@@ -52,7 +63,9 @@ fn postgres_url() -> Option<String> {
 
 /// `url` with its database name replaced.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let (server, _) = base.rsplit_once('/').expect("URL has a database path");
     match query {
         Some(q) => format!("{server}/{name}?{q}"),
@@ -70,14 +83,24 @@ async fn both_backends_have_the_same_columns() {
     lite.migrate().await.unwrap();
     let name = format!("portcullis_schema_{}", uuid::Uuid::now_v7().simple());
     let admin = Store::connect(&url, PoolOptions::default()).await.unwrap();
-    let Store::Postgres(admin_pool) = &admin else { panic!("TEST_DATABASE_URL is not PostgreSQL") };
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin_pool).await.unwrap();
-    let pg = Store::connect(&with_database(&url, &name), PoolOptions::default()).await.unwrap();
+    let Store::Postgres(admin_pool) = &admin else {
+        panic!("TEST_DATABASE_URL is not PostgreSQL")
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin_pool)
+        .await
+        .unwrap();
+    let pg = Store::connect(&with_database(&url, &name), PoolOptions::default())
+        .await
+        .unwrap();
     pg.migrate().await.unwrap();
     assert_eq!(pg.migration_report().await.unwrap().drift, Drift::UpToDate);
     let (lite_cols, pg_cols) = (columns(&lite).await, columns(&pg).await);
     pg.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(admin_pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(admin_pool)
+        .await
+        .unwrap();
     assert!(!lite_cols.is_empty());
     assert_eq!(lite_cols, pg_cols);
 }

@@ -6,7 +6,11 @@ use crate::config::Config;
 use crate::startup::{self, Application, BuildOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "Self-hosted authentication server")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Self-hosted authentication server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -39,8 +43,14 @@ impl Cli {
     pub async fn run(self, config: Config) -> anyhow::Result<()> {
         match self.command.unwrap_or(Command::Serve { migrate: false }) {
             Command::Serve { migrate } => {
-                let options = BuildOptions { migrate, ..BuildOptions::default() };
-                Application::build(config, options).await?.run_until_stopped().await?;
+                let options = BuildOptions {
+                    migrate,
+                    ..BuildOptions::default()
+                };
+                Application::build(config, options)
+                    .await?
+                    .run_until_stopped()
+                    .await?;
             }
             Command::Migrate => {
                 config.validate()?;
@@ -51,7 +61,9 @@ impl Cli {
                 startup::ensure_schema(&store, true).await?;
                 println!("{} schema is up to date", store.backend());
             }
-            Command::Config { action: ConfigAction::Check } => {
+            Command::Config {
+                action: ConfigAction::Check,
+            } => {
                 config.validate()?;
                 for (name, value) in config.describe() {
                     println!("{name:<34} {value}");

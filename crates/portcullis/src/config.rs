@@ -121,7 +121,11 @@ impl Config {
         }
         figment
             .merge(Env::prefixed("PORTCULLIS_").ignore(&["CONFIG"]))
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
             .extract()
             .map_err(|e| ConfigError(format!("configuration: {e}")))
     }
@@ -131,7 +135,9 @@ impl Config {
         let fail = |msg: &str| Err(ConfigError(msg.to_owned()));
         if self.env == Mode::Production {
             if self.secret.is_none() {
-                return fail("production needs PORTCULLIS_SECRET (at least 32 random bytes, base64)");
+                return fail(
+                    "production needs PORTCULLIS_SECRET (at least 32 random bytes, base64)",
+                );
             }
             if !self.public_url.starts_with("https://") {
                 return fail("production needs an https PORTCULLIS_PUBLIC_URL");
@@ -162,7 +168,9 @@ impl Config {
             return fail("PORTCULLIS_JWT_LEEWAY must be at most 30s");
         }
         if self.session_idle_timeout > self.session_lifetime {
-            return fail("PORTCULLIS_SESSION_IDLE_TIMEOUT must not exceed PORTCULLIS_SESSION_LIFETIME");
+            return fail(
+                "PORTCULLIS_SESSION_IDLE_TIMEOUT must not exceed PORTCULLIS_SESSION_LIFETIME",
+            );
         }
         Ok(())
     }
@@ -201,7 +209,11 @@ impl Config {
     /// Origins trusted for CORS and CSRF: the public URL's, then the configured ones.
     pub fn origins(&self) -> Vec<String> {
         let mut origins: Vec<String> = origin_of(&self.public_url).into_iter().collect();
-        origins.extend(self.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_owned()));
+        origins.extend(
+            self.allowed_origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_owned()),
+        );
         origins.dedup();
         origins
     }
@@ -212,7 +224,11 @@ impl Config {
             .map(|cidr| {
                 cidr.parse::<IpNet>()
                     .or_else(|_| cidr.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| ConfigError(format!("PORTCULLIS_TRUSTED_PROXIES: {cidr:?} is not a CIDR")))
+                    .map_err(|_| {
+                        ConfigError(format!(
+                            "PORTCULLIS_TRUSTED_PROXIES: {cidr:?} is not a CIDR"
+                        ))
+                    })
             })
             .collect()
     }
@@ -224,7 +240,8 @@ impl Config {
 
     /// The settings as `config check` prints them, secrets masked.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let mask = |s: &Option<SecretString>| s.as_ref().map_or("(unset)".into(), |_| "********".into());
+        let mask =
+            |s: &Option<SecretString>| s.as_ref().map_or("(unset)".into(), |_| "********".into());
         let dur = |d: Duration| humantime::format_duration(d).to_string();
         vec![
             ("PORTCULLIS_ENV", format!("{:?}", self.env).to_lowercase()),
@@ -238,14 +255,29 @@ impl Config {
             ("PORTCULLIS_JWT_AUDIENCE", self.audience()),
             ("PORTCULLIS_JWT_LEEWAY", dur(self.jwt_leeway)),
             ("PORTCULLIS_ACCESS_TOKEN_TTL", dur(self.access_token_ttl)),
-            ("PORTCULLIS_SESSION_IDLE_TIMEOUT", dur(self.session_idle_timeout)),
+            (
+                "PORTCULLIS_SESSION_IDLE_TIMEOUT",
+                dur(self.session_idle_timeout),
+            ),
             ("PORTCULLIS_SESSION_LIFETIME", dur(self.session_lifetime)),
-            ("PORTCULLIS_REFRESH_REUSE_GRACE", dur(self.refresh_reuse_grace)),
+            (
+                "PORTCULLIS_REFRESH_REUSE_GRACE",
+                dur(self.refresh_reuse_grace),
+            ),
             ("PORTCULLIS_ALLOWED_ORIGINS", self.origins().join(",")),
             ("PORTCULLIS_TRUSTED_PROXIES", self.trusted_proxies.join(",")),
-            ("PORTCULLIS_REGISTRATION_OPEN", self.registration_open.to_string()),
-            ("PORTCULLIS_PASSWORD_MIN_LENGTH", self.password_min_length.to_string()),
-            ("PORTCULLIS_PASSWORD_MAX_LENGTH", self.password_max_length.to_string()),
+            (
+                "PORTCULLIS_REGISTRATION_OPEN",
+                self.registration_open.to_string(),
+            ),
+            (
+                "PORTCULLIS_PASSWORD_MIN_LENGTH",
+                self.password_min_length.to_string(),
+            ),
+            (
+                "PORTCULLIS_PASSWORD_MAX_LENGTH",
+                self.password_max_length.to_string(),
+            ),
             ("PORTCULLIS_PRODUCT_NAME", self.product_name.clone()),
             (
                 "PORTCULLIS_HASH_*",
@@ -258,7 +290,10 @@ impl Config {
                     self.hash_queue()
                 ),
             ),
-            ("PORTCULLIS_BODY_LIMIT_BYTES", self.body_limit_bytes.to_string()),
+            (
+                "PORTCULLIS_BODY_LIMIT_BYTES",
+                self.body_limit_bytes.to_string(),
+            ),
             ("PORTCULLIS_HSTS", self.hsts().to_string()),
         ]
     }
@@ -285,7 +320,9 @@ pub fn decode_secret(secret: &SecretString) -> Result<Vec<u8>, ConfigError> {
         .decode(secret.expose_secret().trim())
         .map_err(|_| ConfigError("PORTCULLIS_SECRET must be base64".into()))?;
     if bytes.len() < 32 {
-        return Err(ConfigError("PORTCULLIS_SECRET must decode to at least 32 bytes".into()));
+        return Err(ConfigError(
+            "PORTCULLIS_SECRET must decode to at least 32 bytes".into(),
+        ));
     }
     Ok(bytes)
 }
@@ -303,7 +340,10 @@ fn valid_origin(origin: &str) -> bool {
 }
 
 fn mask_url_password(url: &str) -> String {
-    match url.split_once("://").and_then(|(s, rest)| rest.split_once('@').map(|(cred, host)| (s, cred, host))) {
+    match url
+        .split_once("://")
+        .and_then(|(s, rest)| rest.split_once('@').map(|(cred, host)| (s, cred, host)))
+    {
         Some((scheme, cred, host)) => {
             let user = cred.split(':').next().unwrap_or_default();
             format!("{scheme}://{user}:********@{host}")
@@ -379,11 +419,17 @@ mod tests {
         let mut config = production();
         config.secret = Some(SecretString::from(STANDARD.encode([7u8; 16])));
         assert!(config.validate().is_err());
-        let mut config = Config { allowed_origins: vec!["null".into()], ..Config::default() };
+        let mut config = Config {
+            allowed_origins: vec!["null".into()],
+            ..Config::default()
+        };
         assert!(config.validate().is_err());
         config.allowed_origins = vec!["https://app.example.com/".into()];
         assert!(config.validate().is_ok());
-        assert_eq!(config.origins(), ["http://localhost:8080", "https://app.example.com"]);
+        assert_eq!(
+            config.origins(),
+            ["http://localhost:8080", "https://app.example.com"]
+        );
     }
 
     #[test]

@@ -34,8 +34,17 @@ impl HashPool {
         F: FnOnce(&PasswordHasher) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let admitted = self.admission.clone().try_acquire_owned().map_err(|_| Overloaded)?;
-        let worker = self.workers.clone().acquire_owned().await.map_err(|_| Overloaded)?;
+        let admitted = self
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Overloaded)?;
+        let worker = self
+            .workers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Overloaded)?;
         let hasher = self.hasher.clone();
         tokio::task::spawn_blocking(move || {
             let _permits = (admitted, worker);
@@ -56,7 +65,12 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn saturated_pool_refuses_at_once() {
-        let hasher = PasswordHasher::new(HashParams { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap();
+        let hasher = PasswordHasher::new(HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
         let pool = HashPool::new(hasher, 1, 1);
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let release_rx = Arc::new(std::sync::Mutex::new(release_rx));

@@ -56,8 +56,20 @@ pub enum TokenError {
 }
 
 impl AccessTokens {
-    pub fn new(keys: Arc<KeyRing>, issuer: String, audience: String, ttl_secs: i64, leeway_secs: i64) -> Self {
-        Self { keys, issuer, audience, ttl_secs, leeway_secs }
+    pub fn new(
+        keys: Arc<KeyRing>,
+        issuer: String,
+        audience: String,
+        ttl_secs: i64,
+        leeway_secs: i64,
+    ) -> Self {
+        Self {
+            keys,
+            issuer,
+            audience,
+            ttl_secs,
+            leeway_secs,
+        }
     }
 
     pub fn ttl_secs(&self) -> i64 {
@@ -98,7 +110,11 @@ impl AccessTokens {
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(TokenError::Header("typ"));
         }
-        if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some() {
+        if header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
+        {
             return Err(TokenError::Header("embedded key reference"));
         }
         let key = header
@@ -115,7 +131,8 @@ impl AccessTokens {
         // Lifetime is checked below against the injected clock, not the library's.
         validation.validate_exp = false;
         validation.required_spec_claims = HashSet::new();
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)?.claims;
+        let claims =
+            jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)?.claims;
         let now = now_ms / 1000;
         if claims.exp + self.leeway_secs <= now || claims.nbf - self.leeway_secs > now {
             return Err(TokenError::Time);

@@ -42,7 +42,9 @@ impl KeyRing {
     pub async fn load_or_create(store: &Store, kek: &[u8; 32], now: i64) -> anyhow::Result<Self> {
         let mut rows = store.signing_keys().await?;
         if !rows.iter().any(|row| row.retired_at.is_none()) {
-            store.insert_signing_key(&generate_ed25519(kek, now)?).await?;
+            store
+                .insert_signing_key(&generate_ed25519(kek, now)?)
+                .await?;
             rows = store.signing_keys().await?;
         }
         let newest = rows
@@ -59,7 +61,9 @@ impl KeyRing {
         let mut jwks = Vec::new();
         for row in &rows {
             let jwk: Value = serde_json::from_str(&row.public_jwk).context("stored JWK")?;
-            let x = jwk["x"].as_str().ok_or_else(|| anyhow!("stored JWK has no x"))?;
+            let x = jwk["x"]
+                .as_str()
+                .ok_or_else(|| anyhow!("stored JWK has no x"))?;
             verifying.insert(
                 row.kid.clone(),
                 VerifyingKey {
@@ -79,10 +83,13 @@ impl KeyRing {
 
 fn generate_ed25519(kek: &[u8; 32], now: i64) -> anyhow::Result<NewSigningKey> {
     let key = SigningKey::generate(&mut OsRng);
-    let der = key.to_pkcs8_der().map_err(|e| anyhow!("encoding key: {e}"))?;
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| anyhow!("encoding key: {e}"))?;
     let x = URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
     let kid = uuid::Uuid::now_v7().simple().to_string();
-    let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" });
+    let jwk =
+        json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" });
     Ok(NewSigningKey {
         private_key: encrypt(kek, &kid, der.as_bytes())?,
         kid,
@@ -96,9 +103,19 @@ fn encrypt(kek: &[u8; 32], kid: &str, plaintext: &[u8]) -> anyhow::Result<String
     let mut nonce = [0u8; 12];
     OsRng.fill_bytes(&mut nonce);
     let ciphertext = ChaCha20Poly1305::new(kek.into())
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: kid.as_bytes() })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: kid.as_bytes(),
+            },
+        )
         .map_err(|_| anyhow!("encrypting signing key"))?;
-    Ok(format!("v1.{}.{}", STANDARD.encode(nonce), STANDARD.encode(ciphertext)))
+    Ok(format!(
+        "v1.{}.{}",
+        STANDARD.encode(nonce),
+        STANDARD.encode(ciphertext)
+    ))
 }
 
 fn decrypt(kek: &[u8; 32], kid: &str, stored: &str) -> anyhow::Result<Vec<u8>> {
@@ -114,8 +131,16 @@ fn decrypt(kek: &[u8; 32], kid: &str, stored: &str) -> anyhow::Result<Vec<u8>> {
         return Err(anyhow!("signing key {kid}: bad nonce"));
     }
     ChaCha20Poly1305::new(kek.into())
-        .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ciphertext, aad: kid.as_bytes() })
-        .map_err(|_| anyhow!("signing key {kid} cannot be decrypted: was PORTCULLIS_SECRET changed?"))
+        .decrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: &ciphertext,
+                aad: kid.as_bytes(),
+            },
+        )
+        .map_err(|_| {
+            anyhow!("signing key {kid} cannot be decrypted: was PORTCULLIS_SECRET changed?")
+        })
 }
 
 #[cfg(test)]

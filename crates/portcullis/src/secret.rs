@@ -46,7 +46,8 @@ pub fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     }
     let path = config.data_dir.join("secret");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         return Ok(decode_secret(&text.trim().to_owned().into())?);
     }
     let mut bytes = [0u8; 32];
@@ -61,7 +62,9 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(contents)?;
     Ok(())
 }
@@ -73,15 +76,24 @@ mod tests {
     #[test]
     fn labels_give_independent_keys() {
         let keys = DerivedKeys::from_secret(&[9; 32]);
-        assert_ne!(keys.key_encryption, derive(&[9; 32], b"portcullis/v1/token-hash"));
-        assert_ne!(keys.key_encryption, DerivedKeys::from_secret(&[8; 32]).key_encryption);
+        assert_ne!(
+            keys.key_encryption,
+            derive(&[9; 32], b"portcullis/v1/token-hash")
+        );
+        assert_ne!(
+            keys.key_encryption,
+            DerivedKeys::from_secret(&[8; 32]).key_encryption
+        );
     }
 
     #[test]
     fn development_secret_is_created_once_and_kept() {
         let dir = std::env::temp_dir().join(format!("portcullis-secret-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
-        let config = Config { data_dir: dir.clone(), ..Config::default() };
+        let config = Config {
+            data_dir: dir.clone(),
+            ..Config::default()
+        };
         let first = load_secret(&config).unwrap();
         assert_eq!(first.len(), 32);
         assert_eq!(load_secret(&config).unwrap(), first);

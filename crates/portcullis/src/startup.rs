@@ -39,7 +39,10 @@ pub struct BuildOptions {
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock), migrate: false }
+        Self {
+            clock: Arc::new(SystemClock),
+            migrate: false,
+        }
     }
 }
 
@@ -53,13 +56,15 @@ impl Application {
     pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Self> {
         config.validate()?;
         if config.database_url.is_none() || config.secret.is_none() {
-            std::fs::create_dir_all(&config.data_dir)
-                .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating data directory {}", config.data_dir.display())
+            })?;
         }
         let store = connect(&config).await?;
         ensure_schema(&store, options.migrate || config.env == Mode::Development).await?;
         let keys = DerivedKeys::from_secret(&load_secret(&config)?);
-        let key_ring = KeyRing::load_or_create(&store, &keys.key_encryption, options.clock.now_ms()).await?;
+        let key_ring =
+            KeyRing::load_or_create(&store, &keys.key_encryption, options.clock.now_ms()).await?;
         let tokens = AccessTokens::new(
             Arc::new(key_ring),
             config.issuer(),
@@ -71,7 +76,11 @@ impl Application {
         let state = AppState::new(Inner {
             hash_pool: HashPool::new(hasher, config.hash_workers(), config.hash_queue()),
             token_hasher: keys.token_hasher,
-            cookies: CookieSettings::new(config.cookie_prefix(), config.cookie_secure, secs(config.session_lifetime)),
+            cookies: CookieSettings::new(
+                config.cookie_prefix(),
+                config.cookie_secure,
+                secs(config.session_lifetime),
+            ),
             origins: config.origins(),
             trusted_proxies: config.trusted_proxy_nets()?,
             policy: config.password_policy(),
@@ -84,7 +93,11 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", state.config.addr))?;
         let router = router(state)?;
-        Ok(Self { listener, router, store })
+        Ok(Self {
+            listener,
+            router,
+            store,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -94,8 +107,12 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, backend = self.store.backend(), "listening");
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -104,8 +121,13 @@ impl Application {
 
 /// Connects to the configured database.
 pub async fn connect(config: &Config) -> anyhow::Result<Store> {
-    let options = PoolOptions { max_connections: config.database_max_connections, ..PoolOptions::default() };
-    Store::connect(&config.database_url(), options).await.context("connecting to the database")
+    let options = PoolOptions {
+        max_connections: config.database_max_connections,
+        ..PoolOptions::default()
+    };
+    Store::connect(&config.database_url(), options)
+        .await
+        .context("connecting to the database")
 }
 
 /// Applies migrations when allowed; otherwise refuses a database that is behind or ahead.
@@ -161,7 +183,13 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
     Ok(CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,

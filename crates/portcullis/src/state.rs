@@ -40,7 +40,10 @@ impl AppState {
     /// The bounds within which a session is live right now.
     pub fn liveness(&self) -> Liveness {
         let now = self.now();
-        Liveness { now, idle_cutoff: now - millis(self.config.session_idle_timeout) }
+        Liveness {
+            now,
+            idle_cutoff: now - millis(self.config.session_idle_timeout),
+        }
     }
 }
 

@@ -90,18 +90,30 @@ async fn register(
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<Response> {
     if !state.config.registration_open {
-        return Err(ApiError::Forbidden("registration_disabled", "registration is closed"));
+        return Err(ApiError::Forbidden(
+            "registration_disabled",
+            "registration is closed",
+        ));
     }
     csrf::check_origin(&headers, &state.origins)?;
     let mut violations = Violations::default();
     let email = violations.check("email", Email::parse(&body.email), |e| e.code());
-    let password = validate::new_password(&mut violations, "password", &body.password, &state.policy, email.as_ref());
+    let password = validate::new_password(
+        &mut violations,
+        "password",
+        &body.password,
+        &state.policy,
+        email.as_ref(),
+    );
     let name = body.name.as_deref().map(validate::name).transpose();
     let name = violations.check("name", name, |code| code);
     let (Some(email), Some(password), Some(name)) = (email, password, name) else {
         return Err(violations.into_error());
     };
-    let password_hash = state.hash_pool.run(move |hasher| hasher.hash(&password)).await??;
+    let password_hash = state
+        .hash_pool
+        .run(move |hasher| hasher.hash(&password))
+        .await??;
     let user = state
         .store
         .create_user(&NewUser {
@@ -140,7 +152,8 @@ async fn login(
         (None, Some(username)) => LoginName::Username(username.trim()),
         _ => return Err(ApiError::field("email", "required")),
     };
-    let password = Password::for_verification(&body.password).map_err(|rule| ApiError::field("password", rule.code()))?;
+    let password = Password::for_verification(&body.password)
+        .map_err(|rule| ApiError::field("password", rule.code()))?;
     let user = match service::check_password(&state, login, password).await {
         Ok(user) => user,
         Err(err) => {
@@ -160,22 +173,48 @@ async fn login(
 
 /// The response for a new session: tokens in the body, or cookies.
 fn signed_in(state: &AppState, status: StatusCode, user: UserRow, grant: SessionGrant) -> Response {
-    let user = UserView::from(UserRow { last_login_at: Some(grant.session.created_at), ..user });
+    let user = UserView::from(UserRow {
+        last_login_at: Some(grant.session.created_at),
+        ..user
+    });
     let current = grant.session.id.clone();
     let session = SessionView::new(grant.session, &current);
     match grant.credentials {
-        Credentials::Bearer { access_token, refresh_token } => {
+        Credentials::Bearer {
+            access_token,
+            refresh_token,
+        } => {
             let tokens = TokenResponse {
                 access_token,
                 refresh_token: refresh_token.expose().to_owned(),
                 token_type: "Bearer",
                 expires_in: state.tokens.ttl_secs(),
             };
-            (status, axum::Json(AuthResponse { user, session, tokens: Some(tokens) })).into_response()
+            (
+                status,
+                axum::Json(AuthResponse {
+                    user,
+                    session,
+                    tokens: Some(tokens),
+                }),
+            )
+                .into_response()
         }
-        Credentials::Cookie { session_token, csrf_token } => {
+        Credentials::Cookie {
+            session_token,
+            csrf_token,
+        } => {
             let jar = state.cookies.set(session_token.expose(), &csrf_token);
-            (status, jar, axum::Json(AuthResponse { user, session, tokens: None })).into_response()
+            (
+                status,
+                jar,
+                axum::Json(AuthResponse {
+                    user,
+                    session,
+                    tokens: None,
+                }),
+            )
+                .into_response()
         }
     }
 }
@@ -186,7 +225,10 @@ fn signed_in(state: &AppState, status: StatusCode, user: UserRow, grant: Session
         (status = 200, body = TokenResponse),
         (status = 401, body = Problem, description = "`invalid_refresh_token` or `refresh_token_reused`"),
     ))]
-async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshRequest>) -> ApiResult<axum::Json<TokenResponse>> {
+async fn refresh(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
     let (access_token, refresh_token) = service::refresh(&state, &body.refresh_token).await?;
     Ok(axum::Json(TokenResponse {
         access_token,
@@ -204,7 +246,10 @@ async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshRequest>
         (status = 403, body = Problem, description = "`csrf_failed`"),
     ))]
 async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
-    state.store.revoke_session(&auth.user.id, &auth.session.id, state.now()).await?;
+    state
+        .store
+        .revoke_session(&auth.user.id, &auth.session.id, state.now())
+        .await?;
     tracing::info!(action = "user.logout", user_id = %auth.user.id, session_id = %auth.session.id, "signed out");
     Ok(match auth.transport {
         Transport::Cookie => (StatusCode::NO_CONTENT, state.cookies.clear()).into_response(),

@@ -27,7 +27,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/openapi.json", tag = "docs",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], doc.0.as_str().to_owned())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.0.as_str().to_owned(),
+    )
 }
 
 const PAGE: &str = r#"<!doctype html>
@@ -48,23 +51,38 @@ async fn docs_page() -> impl IntoResponse {
 #[utoipa::path(get, path = "/api/docs/swagger-ui-bundle.js", tag = "docs",
     responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
 async fn docs_script() -> impl IntoResponse {
-    asset("text/javascript", include_str!("../../assets/swagger-ui/swagger-ui-bundle.js"))
+    asset(
+        "text/javascript",
+        include_str!("../../assets/swagger-ui/swagger-ui-bundle.js"),
+    )
 }
 
 /// Swagger UI's style sheet.
 #[utoipa::path(get, path = "/api/docs/swagger-ui.css", tag = "docs",
     responses((status = 200, description = "CSS", content_type = "text/css")))]
 async fn docs_style() -> impl IntoResponse {
-    asset("text/css", include_str!("../../assets/swagger-ui/swagger-ui.css"))
+    asset(
+        "text/css",
+        include_str!("../../assets/swagger-ui/swagger-ui.css"),
+    )
 }
 
 /// Starts Swagger UI on this server's document (a file, so the CSP needs no inline script).
 #[utoipa::path(get, path = "/api/docs/init.js", tag = "docs",
     responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
 async fn docs_init() -> impl IntoResponse {
-    asset("text/javascript", "window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#ui' });\n")
+    asset(
+        "text/javascript",
+        "window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#ui' });\n",
+    )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=86400")], body)
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
 }

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use portcullis_core::Email;
-use portcullis_core::password_hash::ARGON2ID;
 use portcullis_core::Password;
+use portcullis_core::password_hash::ARGON2ID;
 use portcullis_store::ProfileChange;
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
@@ -67,12 +67,19 @@ async fn get_me(auth: Auth) -> axum::Json<UserView> {
         (status = 409, body = Problem, description = "`username_taken`"),
         (status = 422, body = Problem, description = "`validation_failed`, also for fields such as `role` or `email`"),
     ))]
-async fn patch_me(State(state): State<AppState>, auth: Auth, Json(patch): Json<ProfilePatch>) -> ApiResult<axum::Json<UserView>> {
+async fn patch_me(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(patch): Json<ProfilePatch>,
+) -> ApiResult<axum::Json<UserView>> {
     let mut violations = Violations::default();
-    let mut checked = |field: &str, value: Option<Option<String>>, rule: fn(&str) -> Result<String, &'static str>| match value {
-        Some(Some(raw)) => violations.check(field, rule(&raw), |code| code).map(Some),
-        absent_or_null => absent_or_null,
-    };
+    let mut checked =
+        |field: &str,
+         value: Option<Option<String>>,
+         rule: fn(&str) -> Result<String, &'static str>| match value {
+            Some(Some(raw)) => violations.check(field, rule(&raw), |code| code).map(Some),
+            absent_or_null => absent_or_null,
+        };
     let change = ProfileChange {
         name: checked("name", patch.name, validate::name),
         username: checked("username", patch.username, validate::username),
@@ -97,14 +104,29 @@ async fn patch_me(State(state): State<AppState>, auth: Auth, Json(patch): Json<P
         (status = 422, body = Problem, description = "`validation_failed`"),
         (status = 503, body = Problem, description = "`overloaded`"),
     ))]
-async fn change_password(State(state): State<AppState>, auth: Auth, Json(body): Json<PasswordChange>) -> ApiResult<StatusCode> {
+async fn change_password(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(body): Json<PasswordChange>,
+) -> ApiResult<StatusCode> {
     let email = Email::parse(&auth.user.email).ok();
     let mut violations = Violations::default();
-    let Some(new_password) = validate::new_password(&mut violations, "new_password", &body.new_password, &state.policy, email.as_ref()) else {
+    let Some(new_password) = validate::new_password(
+        &mut violations,
+        "new_password",
+        &body.new_password,
+        &state.policy,
+        email.as_ref(),
+    ) else {
         return Err(violations.into_error());
     };
-    let current = Password::for_verification(&body.current_password).map_err(|_| ApiError::InvalidCredentials)?;
-    let stored = state.store.password_hash(&auth.user.id).await?.ok_or(ApiError::InvalidCredentials)?;
+    let current = Password::for_verification(&body.current_password)
+        .map_err(|_| ApiError::InvalidCredentials)?;
+    let stored = state
+        .store
+        .password_hash(&auth.user.id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     let new_hash = state
         .hash_pool
         .run(move |hasher| match hasher.verify(&current, &stored) {
@@ -116,7 +138,13 @@ async fn change_password(State(state): State<AppState>, auth: Auth, Json(body): 
         .ok_or(ApiError::InvalidCredentials)?;
     state
         .store
-        .change_password(&auth.user.id, &new_hash, ARGON2ID, &auth.session.id, state.now())
+        .change_password(
+            &auth.user.id,
+            &new_hash,
+            ARGON2ID,
+            &auth.session.id,
+            state.now(),
+        )
         .await?;
     tracing::info!(action = "password.changed", user_id = %auth.user.id, "password changed; other sessions revoked");
     Ok(StatusCode::NO_CONTENT)

@@ -52,7 +52,10 @@ pub struct PolicyView {
 /// Liveness.
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
 async fn health() -> axum::Json<Health> {
-    axum::Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+    axum::Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 /// Readiness: 200 when the database answers, else 503 naming what failed.
@@ -60,10 +63,22 @@ async fn health() -> axum::Json<Health> {
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(Readiness { status: "ok", database: "ok" })),
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(Readiness {
+                status: "ok",
+                database: "ok",
+            }),
+        ),
         Err(err) => {
             tracing::warn!(%err, "readiness: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Readiness { status: "unavailable", database: "unreachable" }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(Readiness {
+                    status: "unavailable",
+                    database: "unreachable",
+                }),
+            )
         }
     }
 }
@@ -75,7 +90,10 @@ async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig
         registration_open: state.config.registration_open,
         // Email verification is not built yet, so it cannot be required.
         email_verification_required: false,
-        password_policy: PolicyView { min_length: state.policy.min_length, max_length: state.policy.max_length },
+        password_policy: PolicyView {
+            min_length: state.policy.min_length,
+            max_length: state.policy.max_length,
+        },
         providers: Vec::new(),
         transports: ["bearer", "cookie"],
     })
@@ -87,5 +105,8 @@ async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     // Short enough that a rotated-in key is seen within minutes; retired keys stay listed
     // until their tokens have expired, so caching never breaks verification.
-    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(state.tokens.jwks().clone()))
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(state.tokens.jwks().clone()),
+    )
 }

@@ -34,9 +34,18 @@ pub struct RevokeAll {
 /// The user's live sessions, oldest first.
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "sessions",
     responses((status = 200, body = SessionList), (status = 401, body = Problem)))]
-async fn list_sessions(State(state): State<AppState>, auth: Auth) -> ApiResult<axum::Json<SessionList>> {
-    let sessions = state.store.live_sessions_of(&auth.user.id, state.liveness()).await?;
-    let sessions = sessions.into_iter().map(|s| SessionView::new(s, &auth.session.id)).collect();
+async fn list_sessions(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<axum::Json<SessionList>> {
+    let sessions = state
+        .store
+        .live_sessions_of(&auth.user.id, state.liveness())
+        .await?;
+    let sessions = sessions
+        .into_iter()
+        .map(|s| SessionView::new(s, &auth.session.id))
+        .collect();
     Ok(axum::Json(SessionList { sessions }))
 }
 
@@ -48,8 +57,16 @@ async fn list_sessions(State(state): State<AppState>, auth: Auth) -> ApiResult<a
         (status = 401, body = Problem),
         (status = 404, body = Problem, description = "`not_found`, also for another user's session"),
     ))]
-async fn revoke_session(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    if !state.store.revoke_session(&auth.user.id, &id, state.now()).await? {
+async fn revoke_session(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !state
+        .store
+        .revoke_session(&auth.user.id, &id, state.now())
+        .await?
+    {
         return Err(ApiError::NotFound);
     }
     tracing::info!(action = "session.revoked", user_id = %auth.user.id, session_id = %id, "session revoked");
@@ -59,10 +76,20 @@ async fn revoke_session(State(state): State<AppState>, auth: Auth, Path(id): Pat
 /// Revoke all of the user's sessions, by default except the current one.
 #[utoipa::path(delete, path = "/api/auth/sessions", tag = "sessions", params(RevokeAll),
     responses((status = 204, description = "Revoked"), (status = 401, body = Problem)))]
-async fn revoke_sessions(State(state): State<AppState>, auth: Auth, query: Result<Query<RevokeAll>, axum::extract::rejection::QueryRejection>) -> ApiResult<StatusCode> {
+async fn revoke_sessions(
+    State(state): State<AppState>,
+    auth: Auth,
+    query: Result<Query<RevokeAll>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<StatusCode> {
     let Query(query) = query?;
-    let keep = query.keep_current.unwrap_or(true).then_some(auth.session.id.as_str());
-    let revoked = state.store.revoke_sessions_of(&auth.user.id, keep, state.now()).await?;
+    let keep = query
+        .keep_current
+        .unwrap_or(true)
+        .then_some(auth.session.id.as_str());
+    let revoked = state
+        .store
+        .revoke_sessions_of(&auth.user.id, keep, state.now())
+        .await?;
     tracing::info!(action = "session.revoked", user_id = %auth.user.id, count = revoked, "sessions revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,8 +12,15 @@ pub struct Violations(BTreeMap<String, String>);
 
 impl Violations {
     /// Records the error of `result` under `field` and passes its value on.
-    pub fn check<T, E>(&mut self, field: &str, result: Result<T, E>, code: impl Fn(&E) -> &'static str) -> Option<T> {
-        result.map_err(|e| self.0.insert(field.to_owned(), code(&e).to_owned())).ok()
+    pub fn check<T, E>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+        code: impl Fn(&E) -> &'static str,
+    ) -> Option<T> {
+        result
+            .map_err(|e| self.0.insert(field.to_owned(), code(&e).to_owned()))
+            .ok()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -34,7 +41,9 @@ pub fn new_password(
     policy: &PasswordPolicy,
     email: Option<&Email>,
 ) -> Option<Password> {
-    violations.check(field, Password::parse(raw, policy, email), |rule| rule.code())
+    violations.check(field, Password::parse(raw, policy, email), |rule| {
+        rule.code()
+    })
 }
 
 /// Display names: trimmed, 1–100 characters, no control characters.
@@ -62,7 +71,11 @@ pub fn username(raw: &str) -> Result<String, &'static str> {
         return Err("too_long");
     }
     let first_ok = raw.starts_with(|c: char| c.is_ascii_alphanumeric());
-    if !first_ok || !raw.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+    if !first_ok
+        || !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
         return Err("invalid_characters");
     }
     Ok(raw.to_owned())
@@ -94,6 +107,9 @@ mod tests {
         assert_eq!(username("_ada"), Err("invalid_characters"));
         assert_eq!(username("ada@x"), Err("invalid_characters"));
         assert_eq!(image("javascript:alert(1)"), Err("invalid_url"));
-        assert_eq!(image("https://cdn.example.com/a.png"), Ok("https://cdn.example.com/a.png".into()));
+        assert_eq!(
+            image("https://cdn.example.com/a.png"),
+            Ok("https://cdn.example.com/a.png".into())
+        );
     }
 }

@@ -56,10 +56,18 @@ impl FromRequestParts<AppState> for Auth {
             if csrf::is_state_changing(&parts.method) {
                 let cookie = CookieSettings::read(&parts.headers, &state.cookies.csrf_name());
                 let expected = state.token_hasher.derive(purpose::CSRF, &token);
-                csrf::check_cookie_request(&parts.headers, &state.origins, cookie.as_deref(), &expected)?;
+                csrf::check_cookie_request(
+                    &parts.headers,
+                    &state.origins,
+                    cookie.as_deref(),
+                    &expected,
+                )?;
             }
             // Sliding expiry: each use extends the idle timeout, up to the absolute lifetime.
-            state.store.touch_session(&session.id, live.now, TOUCH_INTERVAL_MS).await?;
+            state
+                .store
+                .touch_session(&session.id, live.now, TOUCH_INTERVAL_MS)
+                .await?;
             (session, Transport::Cookie)
         };
         let user = state
@@ -68,7 +76,11 @@ impl FromRequestParts<AppState> for Auth {
             .await?
             .filter(|u| !u.banned)
             .ok_or(ApiError::Unauthenticated)?;
-        Ok(Self { user, session, transport })
+        Ok(Self {
+            user,
+            session,
+            transport,
+        })
     }
 }
 
@@ -81,7 +93,10 @@ pub struct ClientInfo {
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -5,8 +5,8 @@ use portcullis_store::{NewSession, RefreshOutcome, SessionRow, UserRow};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::purpose;
 use super::ClientInfo;
+use super::purpose;
 use crate::http::{ApiError, ApiResult};
 use crate::jwt::Subject;
 use crate::state::{AppState, millis};
@@ -36,16 +36,28 @@ pub struct SessionGrant {
 }
 
 pub enum Credentials {
-    Bearer { access_token: String, refresh_token: PlainToken },
-    Cookie { session_token: PlainToken, csrf_token: String },
+    Bearer {
+        access_token: String,
+        refresh_token: PlainToken,
+    },
+    Cookie {
+        session_token: PlainToken,
+        csrf_token: String,
+    },
 }
 
 /// The user whose password this is. Unknown accounts cost one hash too, so neither the
 /// answer nor its timing tells whether an account exists.
-pub async fn check_password(state: &AppState, login: LoginName<'_>, password: Password) -> ApiResult<UserRow> {
+pub async fn check_password(
+    state: &AppState,
+    login: LoginName<'_>,
+    password: Password,
+) -> ApiResult<UserRow> {
     let found = match login {
         LoginName::Email(email) => state.store.user_with_password_by_email(email).await?,
-        LoginName::Username(username) => state.store.user_with_password_by_username(username).await?,
+        LoginName::Username(username) => {
+            state.store.user_with_password_by_username(username).await?
+        }
     };
     let (user, stored) = match found {
         Some((user, Some(stored))) => (Some(user), Some(stored)),
@@ -88,14 +100,28 @@ pub async fn start_session(
             let session_token = PlainToken::generate();
             let hash = state.token_hasher.hash(purpose::SESSION, &session_token);
             let csrf_token = state.token_hasher.derive(purpose::CSRF, &session_token);
-            (Some(hash.as_str().to_owned()), None, Credentials::Cookie { session_token, csrf_token })
+            (
+                Some(hash.as_str().to_owned()),
+                None,
+                Credentials::Cookie {
+                    session_token,
+                    csrf_token,
+                },
+            )
         }
         Transport::Bearer => {
             let refresh_token = PlainToken::generate();
             let hash = state.token_hasher.hash(purpose::REFRESH, &refresh_token);
             let access_token = access_token(state, user, &session_id, now)?;
             let refresh = (uuid::Uuid::now_v7().to_string(), hash.as_str().to_owned());
-            (None, Some(refresh), Credentials::Bearer { access_token, refresh_token })
+            (
+                None,
+                Some(refresh),
+                Credentials::Bearer {
+                    access_token,
+                    refresh_token,
+                },
+            )
         }
     };
     let new = NewSession {
@@ -120,11 +146,19 @@ pub async fn start_session(
         ip: new.ip,
         user_agent: new.user_agent,
     };
-    Ok(SessionGrant { session, credentials })
+    Ok(SessionGrant {
+        session,
+        credentials,
+    })
 }
 
 /// A signed access token for `user` in session `session_id`.
-pub fn access_token(state: &AppState, user: &UserRow, session_id: &str, now: i64) -> ApiResult<String> {
+pub fn access_token(
+    state: &AppState,
+    user: &UserRow,
+    session_id: &str,
+    now: i64,
+) -> ApiResult<String> {
     let subject = Subject {
         user_id: &user.id,
         session_id,
@@ -132,7 +166,10 @@ pub fn access_token(state: &AppState, user: &UserRow, session_id: &str, now: i64
         email_verified: user.email_verified,
         role: &user.role,
     };
-    state.tokens.issue(&subject, now).map_err(|e| ApiError::Internal(e.into()))
+    state
+        .tokens
+        .issue(&subject, now)
+        .map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// Uses a refresh token once and returns a new access token and refresh token.
@@ -155,11 +192,17 @@ pub async fn refresh(state: &AppState, raw: &str) -> ApiResult<(String, PlainTok
     let session = match outcome {
         RefreshOutcome::Rotated(session) => session,
         RefreshOutcome::Invalid => return Err(ApiError::InvalidRefreshToken),
-        RefreshOutcome::ReusedWithinGrace { session_id, user_id } => {
+        RefreshOutcome::ReusedWithinGrace {
+            session_id,
+            user_id,
+        } => {
             tracing::info!(%session_id, %user_id, "refresh token replayed within the grace window");
             return Err(ApiError::RefreshTokenReused);
         }
-        RefreshOutcome::ReusedSessionRevoked { session_id, user_id } => {
+        RefreshOutcome::ReusedSessionRevoked {
+            session_id,
+            user_id,
+        } => {
             tracing::warn!(
                 action = "session.refresh_reuse_detected",
                 %session_id,

@@ -21,7 +21,13 @@ pub fn client_ip(parts: &Parts, trusted: &[IpNet]) -> Option<IpAddr> {
         .flat_map(|v| v.split(','))
         .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
         .collect::<Vec<_>>();
-    Some(forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer))
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !is_trusted(ip))
+            .unwrap_or(peer),
+    )
 }
 
 #[cfg(test)]
@@ -36,7 +42,9 @@ mod tests {
             builder = builder.header("x-forwarded-for", xff);
         }
         let (mut parts, ()) = builder.body(()).unwrap().into_parts();
-        parts.extensions.insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        parts
+            .extensions
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
         parts
     }
 
@@ -44,8 +52,14 @@ mod tests {
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let trusted = ["10.0.0.0/8".parse().unwrap()];
         let spoofed = parts("203.0.113.9:1000", Some("1.2.3.4"));
-        assert_eq!(client_ip(&spoofed, &trusted).unwrap().to_string(), "203.0.113.9");
+        assert_eq!(
+            client_ip(&spoofed, &trusted).unwrap().to_string(),
+            "203.0.113.9"
+        );
         let proxied = parts("10.0.0.2:1000", Some("1.2.3.4, 198.51.100.7, 10.0.0.3"));
-        assert_eq!(client_ip(&proxied, &trusted).unwrap().to_string(), "198.51.100.7");
+        assert_eq!(
+            client_ip(&proxied, &trusted).unwrap().to_string(),
+            "198.51.100.7"
+        );
     }
 }

@@ -16,7 +16,11 @@ pub struct CookieSettings {
 
 impl CookieSettings {
     pub fn new(prefix: &'static str, secure: bool, max_age_secs: i64) -> Self {
-        Self { prefix, secure, max_age_secs }
+        Self {
+            prefix,
+            secure,
+            max_age_secs,
+        }
     }
 
     pub fn session_name(&self) -> String {
@@ -29,14 +33,26 @@ impl CookieSettings {
 
     /// The value of cookie `name` in the request, if any.
     pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
-        CookieJar::from_headers(headers).get(name).map(|c| c.value().to_owned())
+        CookieJar::from_headers(headers)
+            .get(name)
+            .map(|c| c.value().to_owned())
     }
 
     /// Sets both cookies for a new session.
     pub fn set(&self, session_token: &str, csrf_token: &str) -> CookieJar {
         CookieJar::new()
-            .add(self.build(self.session_name(), session_token.to_owned(), true, self.max_age_secs))
-            .add(self.build(self.csrf_name(), csrf_token.to_owned(), false, self.max_age_secs))
+            .add(self.build(
+                self.session_name(),
+                session_token.to_owned(),
+                true,
+                self.max_age_secs,
+            ))
+            .add(self.build(
+                self.csrf_name(),
+                csrf_token.to_owned(),
+                false,
+                self.max_age_secs,
+            ))
     }
 
     /// Expires both cookies.

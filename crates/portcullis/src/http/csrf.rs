@@ -17,7 +17,10 @@ pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), ApiEr
             return Err(ApiError::csrf());
         }
     }
-    if headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site") {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v == "cross-site")
+    {
         return Err(ApiError::csrf());
     }
     Ok(())
@@ -38,7 +41,11 @@ pub fn check_cookie_request(
     check_origin(headers, allowed)?;
     let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     match (header, csrf_cookie) {
-        (Some(header), Some(cookie)) if secrets_equal(header, cookie) && secrets_equal(header, expected) => Ok(()),
+        (Some(header), Some(cookie))
+            if secrets_equal(header, cookie) && secrets_equal(header, expected) =>
+        {
+            Ok(())
+        }
         _ => Err(ApiError::csrf()),
     }
 }
@@ -48,7 +55,10 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+            .collect()
     }
 
     #[test]

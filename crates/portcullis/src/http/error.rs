@@ -70,20 +70,56 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use ApiError::*;
         match self {
-            Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated"),
-            InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid credentials"),
-            InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token", "Invalid refresh token"),
-            RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused", "Refresh token reused"),
+            Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Unauthenticated",
+            ),
+            InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid credentials",
+            ),
+            InvalidRefreshToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "Invalid refresh token",
+            ),
+            RefreshTokenReused => (
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "Refresh token reused",
+            ),
             Forbidden(code, _) => (StatusCode::FORBIDDEN, code, "Forbidden"),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            ),
             Conflict(code, _) => (StatusCode::CONFLICT, code, "Conflict"),
             MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON"),
-            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type"),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
-            Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed"),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
+            Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Validation failed",
+            ),
             Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error"),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal server error",
+            ),
         }
     }
 }
@@ -103,10 +139,20 @@ impl IntoResponse for ApiError {
             ApiError::Validation(fields) => Some(fields),
             _ => None,
         };
-        let body = Problem { kind: "about:blank", title, status: status.as_u16(), code, detail, fields };
+        let body = Problem {
+            kind: "about:blank",
+            title,
+            status: status.as_u16(),
+            code,
+            detail,
+            fields,
+        };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match status {
             StatusCode::UNAUTHORIZED => {
@@ -125,7 +171,9 @@ impl From<portcullis_store::StoreError> for ApiError {
     fn from(err: portcullis_store::StoreError) -> Self {
         use portcullis_store::StoreError;
         match err {
-            StoreError::EmailTaken => Self::Conflict("email_taken", "email address already registered"),
+            StoreError::EmailTaken => {
+                Self::Conflict("email_taken", "email address already registered")
+            }
             StoreError::UsernameTaken => Self::Conflict("username_taken", "username already taken"),
             other => Self::Internal(other.into()),
         }

@@ -28,13 +28,16 @@ where
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection: BytesRejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::MalformedJson
-            }
-        })?;
+        let bytes =
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|rejection: BytesRejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::PayloadTooLarge
+                    } else {
+                        ApiError::MalformedJson
+                    }
+                })?;
         parse(&bytes).map(Json)
     }
 }
@@ -154,20 +157,30 @@ mod tests {
             assert!(matches!(parse::<Login>(body), Err(ApiError::MalformedJson)));
         }
         let deep = format!("{}{}", "[".repeat(33), "]".repeat(33));
-        assert!(matches!(parse::<Value>(deep.as_bytes()), Err(ApiError::MalformedJson)));
+        assert!(matches!(
+            parse::<Value>(deep.as_bytes()),
+            Err(ApiError::MalformedJson)
+        ));
         let deep = format!("{}1{}", r#"{"a":"#.repeat(33), "}".repeat(33));
-        assert!(matches!(parse::<Value>(deep.as_bytes()), Err(ApiError::MalformedJson)));
+        assert!(matches!(
+            parse::<Value>(deep.as_bytes()),
+            Err(ApiError::MalformedJson)
+        ));
         let ok = format!("{}1{}", r#"{"a":"#.repeat(32), "}".repeat(32));
         assert!(parse::<Value>(ok.as_bytes()).is_ok());
     }
 
     #[test]
     fn shape_errors_name_the_field() {
-        let f = fields(parse(br#"{"email":"a@b.co","password":"x","role":"admin"}"#));
+        let f = fields(parse(
+            br#"{"email":"a@b.co","password":"x","role":"admin"}"#,
+        ));
         assert_eq!(f["role"], "unknown_field");
         let f = fields(parse(br#"{"email":"a@b.co"}"#));
         assert_eq!(f["password"], "required");
-        let f = fields(parse(br#"{"email":"a@b.co","email":"c@d.co","password":"x"}"#));
+        let f = fields(parse(
+            br#"{"email":"a@b.co","email":"c@d.co","password":"x"}"#,
+        ));
         assert_eq!(f["email"], "duplicate_field");
         let f = fields(parse(br#"{"email":5,"password":"x"}"#));
         assert_eq!(f["email"], "invalid_type");

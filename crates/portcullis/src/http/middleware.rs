@@ -33,7 +33,15 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
 /// Answers 405 for methods the API never serves (TRACE, CONNECT, extension methods) on any
 /// path, so they cannot reach a handler or echo a request.
 pub async fn screen_methods(req: Request, next: Next) -> Response {
-    let served = [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS];
+    let served = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
     if !served.contains(req.method()) {
         return ApiError::MethodNotAllowed.into_response();
     }
@@ -60,7 +68,9 @@ pub async fn security_headers(State(hsts): State<Hsts>, req: Request, next: Next
         headers.insert(name, HeaderValue::from_static(value));
     }
     // Responses carry credentials or user data unless a handler says otherwise.
-    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     if hsts.0 {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,

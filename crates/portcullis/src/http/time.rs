@@ -14,6 +14,9 @@ pub fn rfc3339(unix_ms: i64) -> String {
 mod tests {
     #[test]
     fn formats_milliseconds_in_utc() {
-        assert_eq!(super::rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            super::rfc3339(1_700_000_000_123),
+            "2023-11-14T22:13:20.123Z"
+        );
     }
 }

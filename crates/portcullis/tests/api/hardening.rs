@@ -1,0 +1,226 @@
+//! Hostile and malformed input: always a problem+json 4xx, never a 500, nothing written.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn raw_register(app: &TestApp, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/auth/register"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let app = spawn_app().await;
+    let padding = "x".repeat(70 * 1024);
+    let body = json!({"email": unique_email(), "password": PASSWORD, "name": padding}).to_string();
+    assert_problem(
+        raw_register(&app, "application/json", body.into_bytes()).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let app = spawn_app().await;
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(40), "}".repeat(40));
+    let bodies: Vec<Vec<u8>> = vec![
+        b"{\"email\": ".to_vec(),
+        b"{not json}".to_vec(),
+        b"{\"email\": \"\xff\xfe\"}".to_vec(),
+        deep.into_bytes(),
+        Vec::new(),
+    ];
+    for body in bodies {
+        assert_problem(
+            raw_register(&app, "application/json", body).await,
+            400,
+            "malformed_json",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_shapes_are_422_with_fields() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let cases = [
+        (
+            format!(r#"{{"email": 42, "password": "{PASSWORD}"}}"#),
+            "email",
+            "invalid_type",
+        ),
+        (
+            r#"{"email": "a@example.com"}"#.to_owned(),
+            "password",
+            "required",
+        ),
+        (
+            format!(r#"{{"email": "{email}", "password": "{PASSWORD}", "role": "admin"}}"#),
+            "role",
+            "unknown_field",
+        ),
+        (
+            format!(
+                r#"{{"email": "{email}", "email": "b@example.com", "password": "{PASSWORD}"}}"#
+            ),
+            "email",
+            "duplicate_field",
+        ),
+        (
+            format!(r#"{{"email": "{email}", "password": "{PASSWORD}", "name": "a\u0000b"}}"#),
+            "name",
+            "nul_character",
+        ),
+        (
+            format!(r#"["{email}", "{PASSWORD}"]"#),
+            "body",
+            "invalid_type",
+        ),
+    ];
+    for (body, field, rule) in cases {
+        let problem = assert_problem(
+            raw_register(&app, "application/json", body.into_bytes()).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(problem["fields"][field], rule, "{problem}");
+    }
+    // None of those created the account.
+    assert_eq!(
+        app.login(&email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn non_json_bodies_are_415() {
+    let app = spawn_app().await;
+    let form = format!("email={}&password=x", unique_email());
+    assert_problem(
+        raw_register(&app, "application/x-www-form-urlencoded", form.into_bytes()).await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods() {
+    let app = spawn_app().await;
+    assert_problem(app.get("/api/nope").send().await.unwrap(), 404, "not_found").await;
+    let put = app
+        .client
+        .put(app.url("/api/auth/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(put, 405, "method_not_allowed").await;
+    for path in ["/health", "/nowhere"] {
+        let trace = app
+            .client
+            .request(reqwest::Method::TRACE, app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(trace, 405, "method_not_allowed").await;
+    }
+}
+
+#[tokio::test]
+async fn security_headers_and_request_ids() {
+    let app = spawn_app().await;
+    let response = app
+        .get("/health")
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
+    let headers = response.headers();
+    assert_eq!(headers["x-request-id"], "trace-me-123");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert!(
+        headers.get("strict-transport-security").is_none(),
+        "plain http without HSTS configured"
+    );
+    let generated = app
+        .get("/nowhere")
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(id, "bad id with spaces");
+    assert_eq!(id.len(), 36, "a generated UUID");
+}
+
+#[tokio::test]
+async fn hsts_is_sent_when_configured() {
+    let app = spawn_app_with(|c| c.hsts = true).await;
+    let response = app.get("/health").send().await.unwrap();
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let health: serde_json::Value = app
+        .get("/health")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    let ready = app.get("/health/ready").send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    app.store.close().await;
+    let ready: serde_json::Value = app
+        .get("/health/ready")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["database"], "ok",
+        "the test's own pool is separate from the server's"
+    );
+}

@@ -1,0 +1,276 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use portcullis::config::Config;
+use portcullis::startup::{Application, BuildOptions};
+use portcullis_core::ManualClock;
+use portcullis_store::{PoolOptions, Store};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub clock: ManualClock,
+    pub store: Store,
+    pub config: Config,
+    data_dir: PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Bearer credentials from a sign-in.
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+    pub session_id: String,
+}
+
+/// The two cookies of a cookie sign-in.
+pub struct CookieSession {
+    pub session: String,
+    pub csrf: String,
+    pub session_id: String,
+}
+
+impl CookieSession {
+    pub fn header(&self) -> String {
+        format!(
+            "__Host-portcullis_session={}; __Host-portcullis_csrf={}",
+            self.session, self.csrf
+        )
+    }
+}
+
+/// The PostgreSQL URL to test against; when CI says PostgreSQL is expected, its absence fails.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() && std::env::var("TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        panic!("TEST_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set");
+    }
+    url
+}
+
+/// A fresh database: a new SQLite file, or a new PostgreSQL schema.
+pub async fn fresh_database(data_dir: &std::path::Path) -> String {
+    match postgres_url() {
+        None => format!("sqlite://{}", data_dir.join("test.db").display()),
+        Some(url) => {
+            let schema = format!("test_{}", uuid::Uuid::now_v7().simple());
+            let admin = Store::connect(
+                &url,
+                PoolOptions {
+                    max_connections: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("TEST_DATABASE_URL must be reachable");
+            let Store::Postgres(pool) = &admin else {
+                panic!("TEST_DATABASE_URL is not PostgreSQL")
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(pool)
+                .await
+                .unwrap();
+            admin.close().await;
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}options=-c%20search_path%3D{schema}")
+        }
+    }
+}
+
+pub fn test_config(data_dir: PathBuf) -> Config {
+    Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir,
+        // Plain http on loopback, but cookie tests still check the __Host- names.
+        cookie_secure: true,
+        database_max_connections: 4,
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = std::env::temp_dir().join(format!("portcullis-test-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let mut config = test_config(data_dir.clone());
+    config.database_url = Some(fresh_database(&data_dir).await);
+    adjust(&mut config);
+    let clock = ManualClock::new();
+    let options = BuildOptions {
+        clock: Arc::new(clock.clone()),
+        migrate: false,
+    };
+    let app = Application::build(config.clone(), options)
+        .await
+        .expect("server builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let store = Store::connect(
+        config.database_url.as_deref().unwrap(),
+        PoolOptions {
+            max_connections: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    TestApp {
+        base,
+        client: Client::new(),
+        clock,
+        store,
+        config,
+        data_dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> RequestBuilder {
+        self.client.post(self.url(path)).json(body)
+    }
+
+    pub async fn register(&self, email: &str) -> Tokens {
+        let response = self
+            .post(
+                "/api/auth/register",
+                &json!({"email": email, "password": PASSWORD}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        tokens(response.json().await.unwrap())
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .send()
+        .await
+        .unwrap()
+    }
+
+    pub async fn login_bearer(&self, email: &str) -> Tokens {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        tokens(response.json().await.unwrap())
+    }
+
+    pub async fn login_cookie(&self, email: &str) -> CookieSession {
+        let response = self
+            .post(
+                "/api/auth/login",
+                &json!({"email": email, "password": PASSWORD, "transport": "cookie"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let session = cookie_value(&response, "__Host-portcullis_session").expect("session cookie");
+        let csrf = cookie_value(&response, "__Host-portcullis_csrf").expect("csrf cookie");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body.get("access_token").is_none(),
+            "cookie sign-in must not return tokens"
+        );
+        CookieSession {
+            session,
+            csrf,
+            session_id: body["session"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// GET /api/auth/me with a bearer token.
+    pub async fn me(&self, access: &str) -> Response {
+        self.get("/api/auth/me")
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET /api/auth/me with session cookies.
+    pub async fn me_cookie(&self, cookies: &CookieSession) -> Response {
+        self.get("/api/auth/me")
+            .header("cookie", cookies.header())
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn tokens(body: Value) -> Tokens {
+    Tokens {
+        access: body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned(),
+        refresh: body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned(),
+        session_id: body["session"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// The raw `Set-Cookie` header for `name`.
+pub fn set_cookie(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+pub fn cookie_value(response: &Response, name: &str) -> Option<String> {
+    let header = set_cookie(response, name)?;
+    let value = header.split(';').next()?.split_once('=')?.1;
+    Some(value.to_owned())
+}
+
+/// Asserts a problem+json response with `status` and `code`, and returns its body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    body
+}
+
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", uuid::Uuid::now_v7().simple())
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the real server on a random port, spoken to over HTTP. SQLite by
+//! default; PostgreSQL (one fresh schema per test) when TEST_DATABASE_URL is set.
+
+mod helpers;
+
+mod cookies;
+mod hardening;
+mod openapi;
+mod passwords;
+mod profile;
+mod refresh;
+mod schema;
+mod sessions;
+mod sign_in;
+mod tokens;

@@ -1,0 +1,100 @@
+//! The OpenAPI document is generated from the router: every contract path is in it, and
+//! every operation in it is served.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// The paths API.md assigns to what this server implements.
+const CONTRACT: &[(&str, &str)] = &[
+    ("post", "/api/auth/register"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/auth/me"),
+    ("patch", "/api/auth/me"),
+    ("post", "/api/auth/password/change"),
+    ("get", "/api/auth/sessions"),
+    ("delete", "/api/auth/sessions"),
+    ("delete", "/api/auth/sessions/{id}"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/api/auth/config"),
+    ("get", "/health"),
+    ("get", "/health/ready"),
+    ("get", "/api/openapi.json"),
+    ("get", "/api/docs"),
+];
+
+async fn document(app: &TestApp) -> Value {
+    let response = app.get("/api/openapi.json").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn document_lists_every_contract_route() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for (method, path) in CONTRACT {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from the document"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let paths = doc["paths"].as_object().unwrap();
+    let mut count = 0;
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path.replace("{id}", "01900000-0000-7000-8000-000000000000");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = app
+                .client
+                .request(method.clone(), app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            if status == StatusCode::NOT_FOUND {
+                // Only a missing resource may answer 404, never a missing route.
+                let body: Value = response.json().await.unwrap();
+                assert!(
+                    path.contains('{'),
+                    "{method} {path} is documented but not routed: {body}"
+                );
+            }
+            count += 1;
+        }
+    }
+    assert!(count >= CONTRACT.len());
+}
+
+#[tokio::test]
+async fn docs_page_loads_its_vendored_assets() {
+    let app = spawn_app().await;
+    let page = app
+        .get("/api/docs")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for asset in [
+        "/api/docs/swagger-ui-bundle.js",
+        "/api/docs/swagger-ui.css",
+        "/api/docs/init.js",
+    ] {
+        assert!(page.contains(asset));
+        let response = app.get(asset).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+    }
+}

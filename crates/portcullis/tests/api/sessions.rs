@@ -1,0 +1,190 @@
+//! Listing and revoking sessions; revocation is immediate for both transports.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn list(app: &TestApp, access: &str) -> Vec<Value> {
+    let body: Value = app
+        .get("/api/auth/sessions")
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["sessions"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn sessions_are_listed_with_the_current_one_marked() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let first = app.register(&email).await;
+    app.login_cookie(&email).await;
+    let sessions = list(&app, &first.access).await;
+    assert_eq!(sessions.len(), 2);
+    let current: Vec<_> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"], first.session_id);
+    for field in [
+        "id",
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+        "ip",
+        "user_agent",
+        "current",
+    ] {
+        assert!(current[0].get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(current[0]["ip"], "127.0.0.1");
+}
+
+#[tokio::test]
+async fn bearer_logout_takes_effect_at_once() {
+    let app = spawn_app().await;
+    let tokens = app.register(&unique_email()).await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .bearer_auth(&tokens.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(app.me(&tokens.access).await, 401, "unauthenticated").await;
+    let refresh = app
+        .post(
+            "/api/auth/refresh",
+            &json!({"refresh_token": tokens.refresh}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refresh, 401, "invalid_refresh_token").await;
+    let again = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .bearer_auth(&tokens.access)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn revoking_a_session_kills_it_everywhere() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let keeper = app.register(&email).await;
+    let cookies = app.login_cookie(&email).await;
+    let url = app.url(&format!("/api/auth/sessions/{}", cookies.session_id));
+    let response = app
+        .client
+        .delete(url)
+        .bearer_auth(&keeper.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.me_cookie(&cookies).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.me(&keeper.access).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn another_users_session_id_is_not_found() {
+    let app = spawn_app().await;
+    let mallory = app.register(&unique_email()).await;
+    let victim = app.register(&unique_email()).await;
+    for id in [
+        victim.session_id.as_str(),
+        "01900000-0000-7000-8000-000000000000",
+        "not-an-id",
+    ] {
+        let url = app.url(&format!("/api/auth/sessions/{id}"));
+        let response = app
+            .client
+            .delete(url)
+            .bearer_auth(&mallory.access)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 404, "not_found").await;
+    }
+    assert_eq!(app.me(&victim.access).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn revoke_all_keeps_the_current_session_by_default() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let current = app.register(&email).await;
+    let other = app.login_bearer(&email).await;
+    let response = app
+        .client
+        .delete(app.url("/api/auth/sessions"))
+        .bearer_auth(&current.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.me(&current.access).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.me(&other.access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let all = app
+        .client
+        .delete(app.url("/api/auth/sessions?keep_current=false"))
+        .bearer_auth(&current.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.me(&current.access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_422() {
+    let app = spawn_app().await;
+    let tokens = app.register(&unique_email()).await;
+    let response = app
+        .client
+        .delete(app.url("/api/auth/sessions?keep_current=maybe"))
+        .bearer_auth(&tokens.access)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sessions_end_at_their_absolute_lifetime_even_when_used() {
+    let app = spawn_app_with(|c| {
+        c.session_idle_timeout = std::time::Duration::from_secs(3600);
+        c.session_lifetime = std::time::Duration::from_secs(2 * 3600);
+    })
+    .await;
+    let email = unique_email();
+    app.register(&email).await;
+    let cookies = app.login_cookie(&email).await;
+    for _ in 0..2 {
+        app.clock.advance_ms(50 * 60 * 1000);
+        assert_eq!(app.me_cookie(&cookies).await.status(), StatusCode::OK);
+    }
+    app.clock.advance_ms(21 * 60 * 1000);
+    assert_eq!(
+        app.me_cookie(&cookies).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -1,0 +1,215 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn register_signs_in_and_me_returns_the_user() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            &json!({"email": "Ada@Example.com", "password": PASSWORD, "name": "Ada"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "Ada@example.com");
+    assert_eq!(body["user"]["role"], "user");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["session"]["current"], true);
+    let me = app.me(body["access_token"].as_str().unwrap()).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let me: Value = me.json().await.unwrap();
+    for field in [
+        "id",
+        "email",
+        "email_verified",
+        "name",
+        "username",
+        "image",
+        "role",
+        "created_at",
+        "last_login_at",
+        "banned",
+    ] {
+        assert!(me.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(me["name"], "Ada");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_get_the_same_answer() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.register(&email).await;
+    let wrong = assert_problem(
+        app.login(&email, "not the right password at all").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    let unknown = assert_problem(
+        app.login(&unique_email(), PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(wrong, unknown);
+}
+
+#[tokio::test]
+async fn email_is_matched_case_insensitively_at_sign_in() {
+    let app = spawn_app().await;
+    app.register("grace.hopper@example.com").await;
+    assert_eq!(
+        app.login("GRACE.HOPPER@EXAMPLE.COM", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn duplicate_email_in_another_case_is_refused() {
+    let app = spawn_app().await;
+    app.register("linus@example.com").await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            &json!({"email": "LINUS@example.COM", "password": PASSWORD}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 409, "email_taken").await;
+}
+
+#[tokio::test]
+async fn look_alike_and_malformed_emails_are_refused() {
+    let app = spawn_app().await;
+    for email in ["alice＠example.com", "alice@ехample.com", "not-an-email"] {
+        let response = app
+            .post(
+                "/api/auth/register",
+                &json!({"email": email, "password": PASSWORD}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(response, 422, "validation_failed").await;
+        assert!(body["fields"]["email"].is_string(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn registration_can_be_closed() {
+    let app = spawn_app_with(|c| c.registration_open = false).await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            &json!({"email": unique_email(), "password": PASSWORD}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 403, "registration_disabled").await;
+    let config: Value = app
+        .get("/api/auth/config")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["registration_open"], false);
+}
+
+#[tokio::test]
+async fn sign_in_by_username() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let tokens = app.register(&email).await;
+    let patch = app
+        .client
+        .patch(app.url("/api/auth/me"))
+        .bearer_auth(&tokens.access)
+        .json(&json!({"username": "ada_l"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), StatusCode::OK);
+    let response = app
+        .post(
+            "/api/auth/login",
+            &json!({"username": "ADA_L", "password": PASSWORD}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let neither = app
+        .post("/api/auth/login", &json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(neither, 422, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn each_sign_in_is_a_new_session() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let first = app.register(&email).await;
+    let second = app.login_bearer(&email).await;
+    assert_ne!(first.session_id, second.session_id);
+    assert_ne!(first.refresh, second.refresh);
+}
+
+#[tokio::test]
+async fn public_config_describes_the_policy() {
+    let app = spawn_app().await;
+    let config: Value = app
+        .get("/api/auth/config")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["password_policy"]["min_length"], 15);
+    assert_eq!(config["password_policy"]["max_length"], 128);
+    assert_eq!(config["transports"], json!(["bearer", "cookie"]));
+    assert_eq!(config["providers"], json!([]));
+}
+
+#[tokio::test]
+async fn saturated_hash_pool_answers_503_with_retry_after() {
+    // One slow hash at a time and no queue: concurrent sign-ins beyond the first are shed.
+    let app = spawn_app_with(|c| {
+        c.hash_workers = Some(1);
+        c.hash_queue = Some(0);
+        c.hash_memory_kib = 64 * 1024;
+        c.hash_iterations = 8;
+    })
+    .await;
+    let emails: Vec<String> = (0..6).map(|_| unique_email()).collect();
+    let attempts = emails.iter().map(|email| app.login(email, PASSWORD));
+    let responses = futures::future::join_all(attempts).await;
+    let shed: Vec<_> = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!shed.is_empty(), "expected at least one 503");
+    assert_eq!(shed[0].headers()["retry-after"], "1");
+    assert!(
+        responses
+            .iter()
+            .any(|r| r.status() == StatusCode::UNAUTHORIZED),
+        "the admitted one is answered"
+    );
+}
