@@ -138,7 +138,46 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
+/// Starts one more server on `config`'s database; returns its base URL.
+pub async fn start_node(config: &Config, clock: &ManualClock) -> String {
+    let options = BuildOptions {
+        clock: Arc::new(clock.clone()),
+        migrate: false,
+    };
+    let app = Application::build(config.clone(), options)
+        .await
+        .expect("server builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    base
+}
+
 impl TestApp {
+    /// Another node sharing this app's database, secret and clock.
+    pub async fn second_node(&self) -> TestApp {
+        let base = start_node(&self.config, &self.clock).await;
+        let store = Store::connect(
+            self.config.database_url.as_deref().unwrap(),
+            PoolOptions {
+                max_connections: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        // The data directory (and its generated secret) stays with the first node.
+        let data_dir =
+            std::env::temp_dir().join(format!("portcullis-node-{}", uuid::Uuid::now_v7()));
+        TestApp {
+            base,
+            client: Client::new(),
+            clock: self.clock.clone(),
+            store,
+            config: self.config.clone(),
+            data_dir,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

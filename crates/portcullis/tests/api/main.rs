@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod cli;
 mod cookies;
 mod hardening;
+mod nodes;
 mod openapi;
 mod passwords;
 mod profile;
