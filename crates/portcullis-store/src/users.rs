@@ -1,5 +1,5 @@
 use crate::error::map_unique;
-use crate::{NewUser, ProfileChange, Result, Store, UserRow, dispatch};
+use crate::{NewUser, ProfileChange, Result, Store, StoreError, UserRow, dispatch};
 
 macro_rules! user_columns {
     () => {
@@ -55,10 +55,9 @@ impl Store {
             .await?;
             tx.commit().await?;
         });
-        Ok(self
-            .user_by_id(&user.id)
+        self.user_by_id(&user.id)
             .await?
-            .expect("user was just inserted"))
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>> {

@@ -43,8 +43,7 @@ async fn cookie_session_reads_without_csrf_but_writes_need_it() {
     assert_eq!(app.me_cookie(&cookies).await.status(), StatusCode::OK);
 
     let patch = || {
-        app.client
-            .patch(app.url("/api/auth/me"))
+        app.patch("/api/auth/me")
             .header("cookie", cookies.header())
             .json(&json!({"name": "Eve"}))
     };
@@ -121,8 +120,7 @@ async fn cookie_logout_clears_cookies_and_ends_the_session() {
     app.register(&email).await;
     let cookies = app.login_cookie(&email).await;
     let response = app
-        .client
-        .post(app.url("/api/auth/logout"))
+        .post_empty("/api/auth/logout")
         .header("cookie", cookies.header())
         .header("x-csrf-token", &cookies.csrf)
         .send()

@@ -6,8 +6,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 async fn raw_register(app: &TestApp, content_type: &str, body: Vec<u8>) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/auth/register"))
+    app.post_empty("/api/auth/register")
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -114,8 +113,7 @@ async fn non_json_bodies_are_415() {
     )
     .await;
     let response = app
-        .client
-        .post(app.url("/api/auth/login"))
+        .post_empty("/api/auth/login")
         .body("{}")
         .send()
         .await

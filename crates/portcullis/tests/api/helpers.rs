@@ -110,24 +110,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.database_url = Some(fresh_database(&data_dir).await);
     adjust(&mut config);
     let clock = ManualClock::new();
-    let options = BuildOptions {
-        clock: Arc::new(clock.clone()),
-        migrate: false,
-    };
-    let app = Application::build(config.clone(), options)
-        .await
-        .expect("server builds");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let store = Store::connect(
-        config.database_url.as_deref().unwrap(),
-        PoolOptions {
-            max_connections: 2,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let base = start_node(&config, &clock).await;
+    let store = test_store(&config).await;
     TestApp {
         base,
         client: Client::new(),
@@ -136,6 +120,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         config,
         data_dir,
     }
+}
+
+/// The test's own connection to the database under `config`.
+async fn test_store(config: &Config) -> Store {
+    let options = PoolOptions {
+        max_connections: 2,
+        ..Default::default()
+    };
+    Store::connect(config.database_url.as_deref().unwrap(), options)
+        .await
+        .unwrap()
 }
 
 /// Starts one more server on `config`'s database; returns its base URL.
@@ -156,15 +151,7 @@ impl TestApp {
     /// Another node sharing this app's database, secret and clock.
     pub async fn second_node(&self) -> TestApp {
         let base = start_node(&self.config, &self.clock).await;
-        let store = Store::connect(
-            self.config.database_url.as_deref().unwrap(),
-            PoolOptions {
-                max_connections: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let store = test_store(&self.config).await;
         // The data directory (and its generated secret) stays with the first node.
         let data_dir =
             std::env::temp_dir().join(format!("portcullis-node-{}", uuid::Uuid::now_v7()));
@@ -184,6 +171,19 @@ impl TestApp {
 
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.client.get(self.url(path))
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.client.delete(self.url(path))
+    }
+
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.client.patch(self.url(path))
+    }
+
+    /// A POST without a body.
+    pub fn post_empty(&self, path: &str) -> RequestBuilder {
+        self.client.post(self.url(path))
     }
 
     pub fn post(&self, path: &str, body: &Value) -> RequestBuilder {

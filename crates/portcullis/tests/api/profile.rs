@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 async fn patch(app: &TestApp, access: &str, body: Value) -> reqwest::Response {
-    app.client
-        .patch(app.url("/api/auth/me"))
+    app.patch("/api/auth/me")
         .bearer_auth(access)
         .json(&body)
         .send()

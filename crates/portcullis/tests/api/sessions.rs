@@ -48,8 +48,7 @@ async fn bearer_logout_takes_effect_at_once() {
     let app = spawn_app().await;
     let tokens = app.register(&unique_email()).await;
     let response = app
-        .client
-        .post(app.url("/api/auth/logout"))
+        .post_empty("/api/auth/logout")
         .bearer_auth(&tokens.access)
         .send()
         .await
@@ -66,8 +65,7 @@ async fn bearer_logout_takes_effect_at_once() {
         .unwrap();
     assert_problem(refresh, 401, "invalid_refresh_token").await;
     let again = app
-        .client
-        .post(app.url("/api/auth/logout"))
+        .post_empty("/api/auth/logout")
         .bearer_auth(&tokens.access)
         .send()
         .await
@@ -127,8 +125,7 @@ async fn revoke_all_keeps_the_current_session_by_default() {
     let current = app.register(&email).await;
     let other = app.login_bearer(&email).await;
     let response = app
-        .client
-        .delete(app.url("/api/auth/sessions"))
+        .delete("/api/auth/sessions")
         .bearer_auth(&current.access)
         .send()
         .await
@@ -140,8 +137,7 @@ async fn revoke_all_keeps_the_current_session_by_default() {
         StatusCode::UNAUTHORIZED
     );
     let all = app
-        .client
-        .delete(app.url("/api/auth/sessions?keep_current=false"))
+        .delete("/api/auth/sessions?keep_current=false")
         .bearer_auth(&current.access)
         .send()
         .await
@@ -158,8 +154,7 @@ async fn bad_query_parameters_are_422() {
     let app = spawn_app().await;
     let tokens = app.register(&unique_email()).await;
     let response = app
-        .client
-        .delete(app.url("/api/auth/sessions?keep_current=maybe"))
+        .delete("/api/auth/sessions?keep_current=maybe")
         .bearer_auth(&tokens.access)
         .send()
         .await

@@ -135,8 +135,7 @@ async fn sign_in_by_username() {
     let email = unique_email();
     let tokens = app.register(&email).await;
     let patch = app
-        .client
-        .patch(app.url("/api/auth/me"))
+        .patch("/api/auth/me")
         .bearer_auth(&tokens.access)
         .json(&json!({"username": "ada_l"}))
         .send()
