@@ -85,6 +85,25 @@ impl Store {
         }))
     }
 
+    /// The live session of an unused refresh token, for introspection.
+    pub async fn live_session_by_refresh_token(
+        &self,
+        token_hash: &str,
+        live: Liveness,
+    ) -> Result<Option<SessionRow>> {
+        const SQL: &str = live_sessions_where!(
+            "id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL)"
+        );
+        Ok(dispatch!(self, pool => {
+            sqlx::query_as::<_, SessionRow>(SQL)
+                .bind(token_hash)
+                .bind(live.now)
+                .bind(live.idle_cutoff)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
     /// Records use of a session, at most once per `min_interval_ms`, so reads stay reads.
     pub async fn touch_session(&self, id: &str, now: i64, min_interval_ms: i64) -> Result<()> {
         dispatch!(self, pool => {

@@ -13,19 +13,28 @@ impl Store {
         }))
     }
 
-    pub async fn insert_signing_key(&self, key: &NewSigningKey) -> Result<()> {
+    /// Retires every active key and, when given, makes `new` the active one, atomically.
+    pub async fn rotate_signing_key(&self, new: Option<&NewSigningKey>, now: i64) -> Result<()> {
         dispatch!(self, pool => {
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&key.kid)
-            .bind(&key.alg)
-            .bind(&key.private_key)
-            .bind(&key.public_jwk)
-            .bind(key.now)
-            .execute(pool)
-            .await?;
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(key) = new {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&key.kid)
+                .bind(&key.alg)
+                .bind(&key.private_key)
+                .bind(&key.public_jwk)
+                .bind(key.now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

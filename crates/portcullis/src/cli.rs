@@ -2,7 +2,13 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use anyhow::bail;
+use portcullis_core::{Clock, SystemClock};
+
+use crate::config::{Config, Mode};
+use crate::http::time::rfc3339;
+use crate::keys::{Signer, key_state};
+use crate::secret::{DerivedKeys, load_secret};
 use crate::startup::{self, Application, BuildOptions};
 
 #[derive(Debug, Parser)]
@@ -26,11 +32,26 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
         action: ConfigAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// List stored keys: kid, algorithm, state, dates.
+    List,
+    /// Make a new key of the configured algorithm the signing key; the old one stays
+    /// published until the tokens it signed have expired. Running servers switch within
+    /// PORTCULLIS_KEY_RELOAD_INTERVAL (10 s by default).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +82,7 @@ impl Cli {
                 startup::ensure_schema(&store, true).await?;
                 println!("{} schema is up to date", store.backend());
             }
+            Command::Keys { action } => keys(&config, action).await?,
             Command::Config {
                 action: ConfigAction::Check,
             } => {
@@ -73,4 +95,57 @@ impl Cli {
         }
         Ok(())
     }
+}
+
+async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
+    config.validate()?;
+    let store = startup::connect(config).await?;
+    startup::ensure_schema(&store, config.env == Mode::Development).await?;
+    let derived = DerivedKeys::from_secret(&load_secret(config)?);
+    let settings = startup::key_settings(config, derived.key_encryption)?;
+    let now = SystemClock.now_ms();
+    match action {
+        KeysAction::List => {
+            match &settings.signer {
+                Signer::File(key) => println!(
+                    "signing with {} from PORTCULLIS_JWT_KEY_FILE",
+                    key.alg.as_str()
+                ),
+                Signer::Shared(_) => {
+                    println!("signing with HS256 and PORTCULLIS_JWT_SECRET (never published)")
+                }
+                Signer::Stored(_) => {}
+            }
+            println!(
+                "{:<44} {:<6} {:<8} {:<26} retired",
+                "kid", "alg", "state", "created"
+            );
+            for row in store.signing_keys().await? {
+                let retired = row.retired_at.map_or_else(|| "-".to_owned(), rfc3339);
+                let state = key_state(&row, settings.publish_ms, now);
+                println!(
+                    "{:<44} {:<6} {:<8} {:<26} {retired}",
+                    row.kid,
+                    row.alg,
+                    state,
+                    rfc3339(row.created_at)
+                );
+            }
+        }
+        KeysAction::Rotate => {
+            let Signer::Stored(alg) = settings.signer else {
+                bail!(
+                    "keys come from PORTCULLIS_JWT_KEY_FILE or PORTCULLIS_JWT_SECRET; rotate by changing that setting"
+                );
+            };
+            let key = crate::keys::new_stored_key(alg, &derived.key_encryption, now)?;
+            store.rotate_signing_key(Some(&key), now).await?;
+            println!(
+                "new {} signing key {}; the previous key stays published until its tokens expire",
+                alg.as_str(),
+                key.kid
+            );
+        }
+    }
+    Ok(())
 }

@@ -13,6 +13,8 @@ use portcullis_core::{HashParams, PasswordPolicy};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
+use crate::keys::SigningAlg;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -32,10 +34,20 @@ pub struct Config {
     pub secret: Option<SecretString>,
     pub public_url: String,
     pub smtp_url: Option<SecretString>,
+    /// Bearer secret for `POST /api/auth/introspect`; the endpoint is off without it.
+    pub introspection_secret: Option<SecretString>,
     pub cookie_secure: bool,
     pub jwt_audience: Option<String>,
+    pub jwt_alg: SigningAlg,
+    /// The shared secret for HS256 only (base64, at least 32 bytes).
+    pub jwt_secret: Option<SecretString>,
+    /// A PEM private key to sign with instead of generated keys.
+    pub jwt_key_file: Option<PathBuf>,
     #[serde(deserialize_with = "duration")]
     pub jwt_leeway: Duration,
+    /// How often a node re-reads the stored signing keys (rotations elsewhere, expiries).
+    #[serde(deserialize_with = "duration")]
+    pub key_reload_interval: Duration,
     #[serde(deserialize_with = "duration")]
     pub access_token_ttl: Duration,
     #[serde(deserialize_with = "duration")]
@@ -78,9 +90,14 @@ impl Default for Config {
             secret: None,
             public_url: "http://localhost:8080".into(),
             smtp_url: None,
+            introspection_secret: None,
             cookie_secure: true,
             jwt_audience: None,
+            jwt_alg: SigningAlg::EdDSA,
+            jwt_secret: None,
+            jwt_key_file: None,
             jwt_leeway: Duration::from_secs(5),
+            key_reload_interval: Duration::from_secs(10),
             access_token_ttl: Duration::from_secs(15 * 60),
             session_idle_timeout: Duration::from_secs(7 * 86_400),
             session_lifetime: Duration::from_secs(30 * 86_400),
@@ -152,6 +169,23 @@ impl Config {
         if let Some(secret) = &self.secret {
             decode_secret(secret)?;
         }
+        match (self.jwt_alg, &self.jwt_secret, &self.jwt_key_file) {
+            (SigningAlg::HS256, None, _) => {
+                return fail("PORTCULLIS_JWT_ALG=HS256 needs PORTCULLIS_JWT_SECRET");
+            }
+            (SigningAlg::HS256, Some(_), Some(_)) => {
+                return fail("PORTCULLIS_JWT_KEY_FILE cannot be used with HS256");
+            }
+            (SigningAlg::HS256, Some(secret), None) => {
+                decode_secret(secret).map_err(|_| {
+                    ConfigError("PORTCULLIS_JWT_SECRET must be base64 of at least 32 bytes".into())
+                })?;
+            }
+            (_, Some(_), _) => {
+                return fail("PORTCULLIS_JWT_SECRET is used only with PORTCULLIS_JWT_ALG=HS256");
+            }
+            _ => {}
+        }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
             || origin_of(&self.public_url).is_none()
         {
@@ -161,6 +195,13 @@ impl Config {
             return Err(ConfigError(format!(
                 "PORTCULLIS_ALLOWED_ORIGINS: {bad:?} is not an origin like https://app.example.com"
             )));
+        }
+        if self
+            .introspection_secret
+            .as_ref()
+            .is_some_and(|s| s.expose_secret().len() < 32)
+        {
+            return fail("PORTCULLIS_INTROSPECTION_SECRET must be at least 32 characters");
         }
         self.trusted_proxy_nets()?;
         self.password_policy().validate().map_err(ConfigError)?;
@@ -251,8 +292,22 @@ impl Config {
             ("PORTCULLIS_SECRET", mask(&self.secret)),
             ("PORTCULLIS_PUBLIC_URL", self.public_url.clone()),
             ("PORTCULLIS_SMTP_URL", mask(&self.smtp_url)),
+            (
+                "PORTCULLIS_INTROSPECTION_SECRET",
+                mask(&self.introspection_secret),
+            ),
             ("PORTCULLIS_COOKIE_SECURE", self.cookie_secure.to_string()),
             ("PORTCULLIS_JWT_AUDIENCE", self.audience()),
+            ("PORTCULLIS_JWT_ALG", self.jwt_alg.as_str().to_owned()),
+            ("PORTCULLIS_JWT_SECRET", mask(&self.jwt_secret)),
+            (
+                "PORTCULLIS_JWT_KEY_FILE",
+                self.jwt_key_file
+                    .as_ref()
+                    .map_or("(unset: keys are generated and stored)".into(), |p| {
+                        p.display().to_string()
+                    }),
+            ),
             ("PORTCULLIS_JWT_LEEWAY", dur(self.jwt_leeway)),
             ("PORTCULLIS_ACCESS_TOKEN_TTL", dur(self.access_token_ttl)),
             (
@@ -429,6 +484,26 @@ mod tests {
         assert_eq!(
             config.origins(),
             ["http://localhost:8080", "https://app.example.com"]
+        );
+    }
+
+    #[test]
+    fn hs256_needs_its_own_secret_and_nothing_else() {
+        let hs = |secret: Option<&str>| Config {
+            jwt_alg: SigningAlg::HS256,
+            jwt_secret: secret.map(SecretString::from),
+            ..Config::default()
+        };
+        assert!(hs(None).validate().is_err());
+        assert!(hs(Some("c2hvcnQ=")).validate().is_err());
+        assert!(hs(Some(&STANDARD.encode([3u8; 32]))).validate().is_ok());
+        let stray = Config {
+            jwt_secret: Some(STANDARD.encode([3u8; 32]).into()),
+            ..Config::default()
+        };
+        assert!(
+            stray.validate().is_err(),
+            "a JWT secret without HS256 is a mistake"
         );
     }
 

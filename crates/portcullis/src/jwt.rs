@@ -2,12 +2,11 @@
 //! `kid` names and only with that key's own algorithm.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::KeyRing;
+use crate::keys::Keys;
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
@@ -37,7 +36,7 @@ pub struct Subject<'a> {
 
 #[derive(Clone)]
 pub struct AccessTokens {
-    keys: Arc<KeyRing>,
+    keys: Keys,
     issuer: String,
     audience: String,
     ttl_secs: i64,
@@ -57,7 +56,7 @@ pub enum TokenError {
 
 impl AccessTokens {
     pub fn new(
-        keys: Arc<KeyRing>,
+        keys: Keys,
         issuer: String,
         audience: String,
         ttl_secs: i64,
@@ -76,14 +75,15 @@ impl AccessTokens {
         self.ttl_secs
     }
 
-    pub fn jwks(&self) -> &serde_json::Value {
-        &self.keys.jwks
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.current().jwks.clone()
     }
 
     /// Signs a token for `subject`, valid from `now_ms` for the configured lifetime.
     pub fn issue(&self, subject: &Subject<'_>, now_ms: i64) -> Result<String, TokenError> {
         let now = now_ms / 1000;
-        let active = &self.keys.active;
+        let ring = self.keys.current();
+        let active = &ring.active;
         let mut header = Header::new(active.alg);
         header.kid = Some(active.kid.clone());
         header.typ = Some(ACCESS_TOKEN_TYPE.into());
@@ -117,10 +117,11 @@ impl AccessTokens {
         {
             return Err(TokenError::Header("embedded key reference"));
         }
+        let ring = self.keys.current();
         let key = header
             .kid
             .as_deref()
-            .and_then(|kid| self.keys.verifying.get(kid))
+            .and_then(|kid| ring.verifying.get(kid))
             .ok_or(TokenError::Header("kid"))?;
         if header.alg != key.alg {
             return Err(TokenError::Header("alg"));

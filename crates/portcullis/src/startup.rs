@@ -19,6 +19,7 @@ use tracing::Level;
 
 use crate::api;
 use crate::api::docs::OpenApiJson;
+use crate::config::decode_secret;
 use crate::config::{Config, Mode};
 use crate::hash_pool::HashPool;
 use crate::http::cookies::CookieSettings;
@@ -26,8 +27,9 @@ use crate::http::error::{method_not_allowed, not_found};
 use crate::http::middleware::{Hsts, RequestId, request_id, screen_methods, security_headers};
 use crate::http::{ApiError, csrf};
 use crate::jwt::AccessTokens;
-use crate::keys::KeyRing;
+use crate::keys::{KeySettings, Keys, PrivateKey, Signer, SigningAlg};
 use crate::secret::{DerivedKeys, load_secret};
+use crate::state::millis;
 use crate::state::{AppState, Inner};
 
 /// How to build the application beyond its configuration.
@@ -50,6 +52,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    reloader: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -62,11 +65,17 @@ impl Application {
         }
         let store = connect(&config).await?;
         ensure_schema(&store, options.migrate || config.env == Mode::Development).await?;
-        let keys = DerivedKeys::from_secret(&load_secret(&config)?);
-        let key_ring =
-            KeyRing::load_or_create(&store, &keys.key_encryption, options.clock.now_ms()).await?;
+        let derived = DerivedKeys::from_secret(&load_secret(&config)?);
+        let settings = key_settings(&config, derived.key_encryption)?;
+        let keys = Keys::load(&store, settings, options.clock.now_ms()).await?;
+        let reloader = tokio::spawn(reload_keys(
+            keys.clone(),
+            store.clone(),
+            options.clock.clone(),
+            config.key_reload_interval,
+        ));
         let tokens = AccessTokens::new(
-            Arc::new(key_ring),
+            keys,
             config.issuer(),
             config.audience(),
             secs(config.access_token_ttl),
@@ -75,7 +84,7 @@ impl Application {
         let hasher = PasswordHasher::new(config.hash_params())?;
         let state = AppState::new(Inner {
             hash_pool: HashPool::new(hasher, config.hash_workers(), config.hash_queue()),
-            token_hasher: keys.token_hasher,
+            token_hasher: derived.token_hasher,
             cookies: CookieSettings::new(
                 config.cookie_prefix(),
                 config.cookie_secure,
@@ -94,6 +103,7 @@ impl Application {
             .with_context(|| format!("binding {}", state.config.addr))?;
         let router = router(state)?;
         Ok(Self {
+            reloader,
             listener,
             router,
             store,
@@ -113,9 +123,45 @@ impl Application {
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
+        self.reloader.abort();
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The signing-key settings the configuration describes; reads the key file, if any.
+pub fn key_settings(config: &Config, kek: [u8; 32]) -> anyhow::Result<KeySettings> {
+    let signer = match (config.jwt_alg, &config.jwt_key_file, &config.jwt_secret) {
+        (SigningAlg::HS256, _, Some(secret)) => Signer::Shared(decode_secret(secret)?),
+        (alg, Some(path), _) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Signer::File(
+                PrivateKey::from_pem(alg, &pem)
+                    .with_context(|| format!("PORTCULLIS_JWT_KEY_FILE {}", path.display()))?,
+            )
+        }
+        (alg, None, _) => Signer::Stored(alg),
+    };
+    let publish_ms = millis(config.access_token_ttl + config.jwt_leeway);
+    Ok(KeySettings {
+        signer,
+        kek,
+        publish_ms,
+    })
+}
+
+/// Re-reads the stored keys every `interval`, so rotations on other nodes are picked up.
+async fn reload_keys(keys: Keys, store: Store, clock: Arc<dyn Clock>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        if let Err(err) = keys.reload(&store, clock.now_ms()).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "reloading signing keys failed; keeping the current ones"
+            );
+        }
     }
 }
 

@@ -1,8 +1,7 @@
 //! Liveness, readiness, the public settings a UI needs, and the JWKS.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +14,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health))
         .routes(routes!(ready))
         .routes(routes!(public_config))
-        .routes(routes!(jwks))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,16 +95,4 @@ async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig
         providers: Vec::new(),
         transports: ["bearer", "cookie"],
     })
-}
-
-/// The public keys that verify access tokens.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "tokens",
-    responses((status = 200, description = "JSON Web Key Set", content_type = "application/json")))]
-async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    // Short enough that a rotated-in key is seen within minutes; retired keys stay listed
-    // until their tokens have expired, so caching never breaks verification.
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(state.tokens.jwks().clone()),
-    )
 }

@@ -6,6 +6,7 @@ pub mod docs;
 mod me;
 mod meta;
 mod sessions;
+mod tokens;
 mod validate;
 mod views;
 
@@ -22,7 +23,7 @@ use crate::state::AppState;
         (name = "auth", description = "Sign-up, sign-in, refresh, sign-out"),
         (name = "me", description = "The signed-in user"),
         (name = "sessions", description = "The signed-in user's sessions"),
-        (name = "tokens", description = "Keys for verifying access tokens"),
+        (name = "tokens", description = "Keys, discovery, access tokens for cookie sessions, introspection"),
         (name = "operations", description = "Health and public settings"),
         (name = "docs", description = "This documentation"),
     )
@@ -36,5 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(me::router())
         .merge(sessions::router())
         .merge(meta::router())
+        .merge(tokens::router())
         .merge(docs::router())
 }

@@ -43,11 +43,20 @@ where
 }
 
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
-    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
+    essence(content_type).as_deref() == Some("application/json")
+}
+
+/// The media type of a `Content-Type` value, lowercased, without parameters.
+pub fn essence(content_type: Option<&header::HeaderValue>) -> Option<String> {
+    let value = content_type?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 /// Parses `bytes` into `T` with the error mapping described above. Request bodies are

@@ -9,6 +9,7 @@ use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery staple";
+pub const INTROSPECTION_SECRET: &str = "introspection-secret-for-tests-0123456789";
 
 pub struct TestApp {
     pub base: String,
@@ -95,6 +96,8 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         // Plain http on loopback, but cookie tests still check the __Host- names.
         cookie_secure: true,
         database_max_connections: 4,
+        // Rotations by other processes reach the test server quickly.
+        key_reload_interval: std::time::Duration::from_millis(100),
         ..Config::default()
     }
 }

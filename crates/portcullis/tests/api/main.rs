@@ -6,6 +6,8 @@ mod helpers;
 mod cli;
 mod cookies;
 mod hardening;
+mod introspection;
+mod keys;
 mod nodes;
 mod openapi;
 mod passwords;

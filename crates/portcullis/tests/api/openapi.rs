@@ -24,6 +24,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/health/ready"),
     ("get", "/api/openapi.json"),
     ("get", "/api/docs"),
+    ("get", "/.well-known/openid-configuration"),
+    ("get", "/api/auth/token"),
+    ("post", "/api/auth/introspect"),
 ];
 
 async fn document(app: &TestApp) -> Value {
@@ -47,7 +50,8 @@ async fn document_lists_every_contract_route() {
 
 #[tokio::test]
 async fn every_documented_operation_is_served() {
-    let app = spawn_app().await;
+    // Introspection is off (404) unless configured; switch it on so it is probed too.
+    let app = spawn_app_with(|c| c.introspection_secret = Some(INTROSPECTION_SECRET.into())).await;
     let doc = document(&app).await;
     let paths = doc["paths"].as_object().unwrap();
     let mut count = 0;

@@ -1,0 +1,215 @@
+//! Tokens for application backends: the JWKS and discovery document, access tokens for
+//! cookie sessions, and RFC 7662 introspection for instant revocation checks.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use portcullis_core::{PlainToken, secrets_equal};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::service::access_token;
+use crate::auth::{Auth, Transport, purpose};
+use crate::http::error::Problem;
+use crate::http::{ApiError, ApiResult, json};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(jwks))
+        .routes(routes!(openid_configuration))
+        .routes(routes!(token_for_cookie_session))
+        .routes(routes!(introspect))
+}
+
+/// The public keys that verify access tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "tokens",
+    responses((status = 200, description = "JSON Web Key Set", content_type = "application/json")))]
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    // Retired keys stay listed until their tokens have expired, and verifiers refetch on an
+    // unknown kid, so five minutes of caching never breaks verification.
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(state.tokens.jwks()),
+    )
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    introspection_endpoint: Option<String>,
+    id_token_signing_alg_values_supported: Vec<&'static str>,
+}
+
+/// Discovery: where the keys are and who issues tokens.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "tokens",
+    responses((status = 200, body = Discovery)))]
+async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
+    let issuer = state.config.issuer();
+    let discovery = Discovery {
+        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+        introspection_endpoint: state
+            .config
+            .introspection_secret
+            .as_ref()
+            .map(|_| format!("{issuer}/api/auth/introspect")),
+        id_token_signing_alg_values_supported: vec![state.config.jwt_alg.as_str()],
+        issuer,
+    };
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(discovery),
+    )
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessToken {
+    access_token: String,
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    expires_in: i64,
+}
+
+/// An access token for the cookie session, for calling separate resource servers.
+#[utoipa::path(get, path = "/api/auth/token", tag = "tokens",
+    responses(
+        (status = 200, body = AccessToken),
+        (status = 401, body = Problem, description = "no cookie session (bearer callers already hold tokens)"),
+    ))]
+async fn token_for_cookie_session(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<axum::Json<AccessToken>> {
+    if auth.transport != Transport::Cookie {
+        return Err(ApiError::Unauthenticated);
+    }
+    let token = access_token(&state, &auth.user, &auth.session.id, state.now())?;
+    Ok(axum::Json(AccessToken {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: state.tokens.ttl_secs(),
+    }))
+}
+
+/// RFC 7662 parameters; extension parameters are allowed and ignored, as the RFC says.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IntrospectionRequest {
+    token: String,
+    /// `access_token` or `refresh_token`; both are tried either way.
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+}
+
+/// RFC 7662 response: only `active` when the token is not.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Introspection {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+}
+
+/// Whether a token is active right now: signature and lifetime, and a live session of a
+/// user who is not banned. Callers authenticate with `PORTCULLIS_INTROSPECTION_SECRET`.
+#[utoipa::path(post, path = "/api/auth/introspect", tag = "tokens",
+    request_body(content = IntrospectionRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, body = Introspection),
+        (status = 401, body = Problem, description = "missing or wrong introspection secret"),
+        (status = 404, body = Problem, description = "introspection is not configured"),
+    ))]
+async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<axum::Json<Introspection>> {
+    let secret = state
+        .config
+        .introspection_secret
+        .as_ref()
+        .ok_or(ApiError::NotFound)?;
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !secrets_equal(presented, secret.expose_secret()) {
+        return Err(ApiError::Unauthenticated);
+    }
+    let request: IntrospectionRequest =
+        match json::essence(headers.get(header::CONTENT_TYPE)).as_deref() {
+            Some("application/json") => json::parse(&body)?,
+            Some("application/x-www-form-urlencoded") => serde_urlencoded::from_bytes(&body)
+                .map_err(|_| ApiError::field("token", "required"))?,
+            _ => return Err(ApiError::UnsupportedMediaType),
+        };
+    let live = state.liveness();
+    let found = match PlainToken::parse(&request.token) {
+        Some(refresh) => {
+            let hash = state.token_hasher.hash(purpose::REFRESH, &refresh);
+            let session = state
+                .store
+                .live_session_by_refresh_token(hash.as_str(), live)
+                .await?;
+            session.map(|s| Introspection {
+                sub: Some(s.user_id),
+                sid: Some(s.id),
+                exp: Some(s.expires_at / 1000),
+                token_type: Some("refresh_token"),
+                ..Introspection::default()
+            })
+        }
+        None => match state.tokens.verify(&request.token, live.now) {
+            Ok(claims) => state
+                .store
+                .live_session(&claims.sid, live)
+                .await?
+                .filter(|s| s.user_id == claims.sub)
+                .map(|_| Introspection {
+                    sub: Some(claims.sub),
+                    sid: Some(claims.sid),
+                    exp: Some(claims.exp),
+                    iat: Some(claims.iat),
+                    iss: Some(claims.iss),
+                    aud: Some(claims.aud),
+                    token_type: Some("access_token"),
+                    role: Some(claims.role),
+                    ..Introspection::default()
+                }),
+            Err(_) => None,
+        },
+    };
+    let Some(mut answer) = found else {
+        return Ok(axum::Json(Introspection::default()));
+    };
+    // A banned or deleted user's tokens are inactive, whatever their session says.
+    let user = state
+        .store
+        .user_by_id(answer.sub.as_deref().unwrap_or_default())
+        .await?;
+    answer.active = user.is_some_and(|u| !u.banned);
+    Ok(axum::Json(if answer.active {
+        answer
+    } else {
+        Introspection::default()
+    }))
+}
