@@ -112,7 +112,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = client();
     let mut up = false;
     for _ in 0..100 {
         if client.get(format!("{base}/health")).send().await.is_ok() {

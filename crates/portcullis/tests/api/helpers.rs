@@ -49,6 +49,13 @@ impl CookieSession {
     }
 }
 
+/// An HTTP client. reqwest's TLS provider is chosen by the process (portcullis-verify
+/// builds it without one), so install rustls's ring provider first.
+pub fn client() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::new()
+}
+
 /// The PostgreSQL URL to test against; when CI says PostgreSQL is expected, its absence fails.
 pub fn postgres_url() -> Option<String> {
     let url = std::env::var("TEST_DATABASE_URL")
@@ -117,7 +124,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let store = test_store(&config).await;
     TestApp {
         base,
-        client: Client::new(),
+        client: client(),
         clock,
         store,
         config,
@@ -160,7 +167,7 @@ impl TestApp {
             std::env::temp_dir().join(format!("portcullis-node-{}", uuid::Uuid::now_v7()));
         TestApp {
             base,
-            client: Client::new(),
+            client: client(),
             clock: self.clock.clone(),
             store,
             config: self.config.clone(),

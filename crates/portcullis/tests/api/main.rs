@@ -17,3 +17,4 @@ mod schema;
 mod sessions;
 mod sign_in;
 mod tokens;
+mod verify;
