@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod cookies;
 mod hardening;
+mod interop;
 mod introspection;
 mod keys;
 mod nodes;
