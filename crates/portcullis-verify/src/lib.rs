@@ -41,6 +41,10 @@
 //!
 //! Errors name the reason for logs; clients should only ever see 401.
 
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 mod axum_extract;
 mod introspection;
 mod jwks;
