@@ -222,3 +222,99 @@ async fn health_and_readiness() {
         "the test's own pool is separate from the server's"
     );
 }
+
+/// Every documented operation that takes a body, fed hostile bodies as an authenticated
+/// user (bearer and cookie with CSRF): never a 5xx, and every refusal is problem+json.
+#[tokio::test]
+async fn hostile_bodies_never_cause_a_server_error() {
+    let app = spawn_app_with(|c| c.introspection_secret = Some(INTROSPECTION_SECRET.into())).await;
+    let email = unique_email();
+    let tokens = app.register(&email).await;
+    let cookies = app.login_cookie(&email).await;
+    let doc: serde_json::Value = app
+        .get("/api/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let long = format!(
+        r#"{{"email":"{}@example.com","password":"{}"}}"#,
+        "a".repeat(5000),
+        "p".repeat(20_000)
+    );
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("application/json", b"\x00\x01\x02\xff".to_vec()),
+        ("application/json", deep.into_bytes()),
+        ("application/json", long.into_bytes()),
+        (
+            "application/json",
+            br#"{"email":null,"password":null,"token":null,"refresh_token":null}"#.to_vec(),
+        ),
+        (
+            "application/json",
+            br#"{"name":{"$ne":1},"username":["x"],"image":1e999}"#.to_vec(),
+        ),
+        (
+            "application/json",
+            r#"{"email":"ü@ß.例","password":"\ud800","current_password":"","new_password":""}"#
+                .as_bytes()
+                .to_vec(),
+        ),
+        ("application/json", b"null".to_vec()),
+        (
+            "application/x-www-form-urlencoded",
+            b"token=%ZZ&&&=".to_vec(),
+        ),
+        ("text/plain", b"hello".to_vec()),
+    ];
+    let mut probes = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("requestBody").is_none() {
+                continue;
+            }
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            for (content_type, body) in &bodies {
+                for cookie_auth in [false, true] {
+                    let mut request = app
+                        .client
+                        .request(method.clone(), app.url(path))
+                        .header("content-type", *content_type)
+                        .body(body.clone());
+                    request = if cookie_auth {
+                        request
+                            .header("cookie", cookies.header())
+                            .header("x-csrf-token", &cookies.csrf)
+                    } else if path.contains("introspect") {
+                        request.bearer_auth(INTROSPECTION_SECRET)
+                    } else {
+                        request.bearer_auth(&tokens.access)
+                    };
+                    let response = request.send().await.unwrap();
+                    let status = response.status();
+                    assert!(
+                        !status.is_server_error(),
+                        "{method} {path} {content_type}: {status}"
+                    );
+                    if status.is_client_error() {
+                        assert_eq!(
+                            response.headers()["content-type"],
+                            "application/problem+json",
+                            "{method} {path}"
+                        );
+                    }
+                    probes += 1;
+                }
+            }
+        }
+    }
+    assert!(probes >= 6 * bodies.len() * 2, "probed {probes}");
+    assert_eq!(
+        app.me(&tokens.access).await.status(),
+        StatusCode::OK,
+        "the user survived"
+    );
+}
