@@ -17,7 +17,7 @@ pub use error::StoreError;
 pub use migrations::{Drift, MigrationReport};
 pub use models::{
     Liveness, NewSession, NewSigningKey, NewUser, ProfileChange, RefreshOutcome, SessionRow,
-    SigningKeyRow, UserRow,
+    SigningKeyRow, UserFilter, UserRow,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -20,6 +20,7 @@ pub struct NewUser {
     pub email: String,
     pub name: Option<String>,
     pub role: String,
+    pub email_verified: bool,
     pub password_hash: String,
     pub password_scheme: String,
     pub now: i64,
@@ -98,4 +99,13 @@ pub struct NewSigningKey {
 pub struct Liveness {
     pub now: i64,
     pub idle_cutoff: i64,
+}
+
+/// Filters of the admin user list; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Matched case-insensitively as a substring of email, name or username.
+    pub q: Option<String>,
+    pub role: Option<String>,
+    pub banned: Option<bool>,
 }

@@ -1,5 +1,5 @@
 use crate::error::map_unique;
-use crate::{NewUser, ProfileChange, Result, Store, StoreError, UserRow, dispatch};
+use crate::{NewUser, ProfileChange, Result, Store, StoreError, UserFilter, UserRow, dispatch};
 
 macro_rules! user_columns {
     () => {
@@ -32,13 +32,14 @@ impl Store {
         dispatch!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO users (id, email, name, role, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $5)",
+                "INSERT INTO users (id, email, name, role, email_verified, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
             )
             .bind(&user.id)
             .bind(&user.email)
             .bind(&user.name)
             .bind(&user.role)
+            .bind(user.email_verified)
             .bind(user.now)
             .execute(&mut *tx)
             .await
@@ -177,4 +178,62 @@ impl Store {
         });
         Ok(())
     }
+}
+
+/// The admin list's condition: `$1` a LIKE pattern (or NULL), `$2` a role, `$3` banned.
+macro_rules! user_filter {
+    () => {
+        " WHERE ($1 IS NULL OR lower(u.email) LIKE $1 ESCAPE '\\'
+                OR lower(u.name) LIKE $1 ESCAPE '\\' OR lower(u.username) LIKE $1 ESCAPE '\\')
+            AND ($2 IS NULL OR u.role = $2)
+            AND ($3 IS NULL OR u.banned = $3)"
+    };
+}
+
+impl Store {
+    /// One page of users matching `filter`, newest first (a stable order on an index), and
+    /// how many match in all.
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<UserRow>, i64)> {
+        const PAGE: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u",
+            user_filter!(),
+            " ORDER BY u.created_at DESC, u.id DESC LIMIT $4 OFFSET $5"
+        );
+        const COUNT: &str = concat!("SELECT COUNT(*) FROM users u", user_filter!());
+        let pattern = filter.q.as_deref().map(like_pattern);
+        Ok(dispatch!(self, pool => {
+            let users = sqlx::query_as::<_, UserRow>(PAGE)
+                .bind(&pattern)
+                .bind(&filter.role)
+                .bind(filter.banned)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(COUNT)
+                .bind(&pattern)
+                .bind(&filter.role)
+                .bind(filter.banned)
+                .fetch_one(pool)
+                .await?;
+            (users, total)
+        }))
+    }
+}
+
+/// `%q%` for LIKE, lowercased, with LIKE's own wildcards escaped.
+fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }

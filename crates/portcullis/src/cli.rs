@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 
 use anyhow::bail;
-use portcullis_core::{Clock, SystemClock};
+use portcullis_core::password_hash::ARGON2ID;
+use portcullis_core::{Clock, Email, Password, PasswordHasher, SystemClock, UserId};
+use portcullis_store::{NewUser, StoreError};
 
 use crate::config::{Config, Mode};
 use crate::http::time::rfc3339;
@@ -32,6 +34,11 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Administer accounts.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Manage token signing keys.
     Keys {
         #[command(subcommand)]
@@ -41,6 +48,16 @@ enum Command {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// Create an admin account; the password is read as one line from standard input.
+    /// This is the only way to make the first admin: there is no default account.
+    Create {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -83,6 +100,9 @@ impl Cli {
                 println!("{} schema is up to date", store.backend());
             }
             Command::Keys { action } => keys(&config, action).await?,
+            Command::Admin {
+                action: AdminAction::Create { email },
+            } => create_admin(&config, &email).await?,
             Command::Config {
                 action: ConfigAction::Check,
             } => {
@@ -147,5 +167,41 @@ async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+async fn create_admin(config: &Config, email: &str) -> anyhow::Result<()> {
+    config.validate()?;
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let raw = line.strip_suffix('\n').unwrap_or(&line);
+    let raw = raw.strip_suffix('\r').unwrap_or(raw);
+    let password = Password::parse(raw, &config.password_policy(), Some(&email))
+        .map_err(|rule| anyhow::anyhow!("password refused: {rule} ({})", rule.code()))?;
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    let store = startup::connect(config).await?;
+    startup::ensure_schema(&store, config.env == Mode::Development).await?;
+    let hash = PasswordHasher::new(config.hash_params())?.hash(&password)?;
+    let user = store
+        .create_user(&NewUser {
+            id: UserId::new().to_string(),
+            email: email.as_str().to_owned(),
+            name: None,
+            role: "admin".into(),
+            // The operator vouches for the address they typed.
+            email_verified: true,
+            password_hash: hash,
+            password_scheme: ARGON2ID.into(),
+            now: SystemClock.now_ms(),
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::EmailTaken => anyhow::anyhow!("{email} is already registered"),
+            other => other.into(),
+        })?;
+    println!("created admin {} ({})", user.email, user.id);
     Ok(())
 }

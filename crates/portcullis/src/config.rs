@@ -61,6 +61,11 @@ pub struct Config {
     #[serde(deserialize_with = "list")]
     pub trusted_proxies: Vec<String>,
     pub registration_open: bool,
+    /// The role names users may hold; must include `admin` and the default role.
+    #[serde(deserialize_with = "list")]
+    pub roles: Vec<String>,
+    /// The role of new users.
+    pub default_role: String,
     pub password_min_length: usize,
     pub password_max_length: usize,
     pub product_name: String,
@@ -105,6 +110,8 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             registration_open: true,
+            roles: vec!["user".into(), "admin".into()],
+            default_role: "user".into(),
             password_min_length: policy.min_length,
             password_max_length: policy.max_length,
             product_name: policy.product_name,
@@ -202,6 +209,18 @@ impl Config {
             .is_some_and(|s| s.expose_secret().len() < 32)
         {
             return fail("PORTCULLIS_INTROSPECTION_SECRET must be at least 32 characters");
+        }
+        let role_name = |r: &String| {
+            !r.is_empty()
+                && r.len() <= 32
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        };
+        if !self.roles.iter().all(role_name) {
+            return fail("PORTCULLIS_ROLES: role names are 1-32 of a-z, 0-9, _ and -");
+        }
+        if !self.roles.iter().any(|r| r == "admin") || !self.roles.contains(&self.default_role) {
+            return fail("PORTCULLIS_ROLES must include admin and PORTCULLIS_DEFAULT_ROLE");
         }
         self.trusted_proxy_nets()?;
         self.password_policy().validate().map_err(ConfigError)?;
@@ -505,6 +524,23 @@ mod tests {
             stray.validate().is_err(),
             "a JWT secret without HS256 is a mistake"
         );
+    }
+
+    #[test]
+    fn roles_must_include_admin_and_the_default() {
+        let roles = |list: &[&str], default: &str| Config {
+            roles: list.iter().map(|r| r.to_string()).collect(),
+            default_role: default.into(),
+            ..Config::default()
+        };
+        assert!(
+            roles(&["user", "admin", "editor"], "user")
+                .validate()
+                .is_ok()
+        );
+        assert!(roles(&["user", "editor"], "user").validate().is_err());
+        assert!(roles(&["user", "admin"], "viewer").validate().is_err());
+        assert!(roles(&["User", "admin"], "User").validate().is_err());
     }
 
     #[test]

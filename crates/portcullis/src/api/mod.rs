@@ -1,6 +1,7 @@
 //! JSON handlers per resource. Every route is registered through `utoipa-axum`, so the
 //! OpenAPI document is the router.
 
+mod admin;
 mod auth;
 pub mod docs;
 mod me;
@@ -25,6 +26,7 @@ use crate::state::AppState;
         (name = "sessions", description = "The signed-in user's sessions"),
         (name = "tokens", description = "Keys, discovery, access tokens for cookie sessions, introspection"),
         (name = "operations", description = "Health and public settings"),
+        (name = "admin", description = "Administration (role admin)"),
         (name = "docs", description = "This documentation"),
     )
 )]
@@ -34,6 +36,7 @@ struct ApiDoc;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(admin::router())
         .merge(me::router())
         .merge(sessions::router())
         .merge(meta::router())

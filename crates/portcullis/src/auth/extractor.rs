@@ -108,3 +108,22 @@ impl FromRequestParts<AppState> for ClientInfo {
         })
     }
 }
+
+/// An authenticated admin. The role is read from the store on every request (through
+/// [`Auth`]), so a demotion takes effect at once, whatever the access token says.
+pub struct AdminAuth(pub Auth);
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        if auth.user.role != "admin" {
+            return Err(ApiError::Forbidden(
+                "forbidden",
+                "the admin role is required",
+            ));
+        }
+        Ok(Self(auth))
+    }
+}

@@ -3,7 +3,7 @@
 pub mod extractor;
 pub mod service;
 
-pub use extractor::{Auth, ClientInfo};
+pub use extractor::{AdminAuth, Auth, ClientInfo};
 pub use service::{SessionGrant, Transport};
 
 /// The purposes tokens are hashed under, kept apart so one kind never passes as another.

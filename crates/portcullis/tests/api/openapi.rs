@@ -27,6 +27,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/.well-known/openid-configuration"),
     ("get", "/api/auth/token"),
     ("post", "/api/auth/introspect"),
+    ("get", "/api/admin/users"),
+    ("get", "/api/admin/users/{id}"),
 ];
 
 async fn document(app: &TestApp) -> Value {

@@ -1,0 +1,266 @@
+//! Administration: the first admin comes from the CLI; admin paths refuse anonymous (401)
+//! and non-admin (403) callers, driven from the live OpenAPI document; demotion is
+//! effective on the next request; the user list searches, filters and paginates.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// Creates an admin through `portcullis admin create` against the app's database.
+fn create_admin(app: &TestApp, email: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["admin", "create", "--email", email])
+        .env_clear()
+        .env("DATABASE_URL", app.config.database_url.as_deref().unwrap())
+        .env("PORTCULLIS_DATA_DIR", &app.config.data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+async fn admin_token(app: &TestApp) -> String {
+    let email = unique_email();
+    let output = create_admin(app, &email, PASSWORD);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    app.login_bearer(&email).await.access
+}
+
+async fn execute(app: &TestApp, sql: &str) {
+    match &app.store {
+        portcullis_store::Store::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .unwrap(),
+        portcullis_store::Store::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn admin_create_makes_an_admin_and_refuses_weak_or_taken() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    assert!(create_admin(&app, &email, PASSWORD).status.success());
+    let me: Value = app
+        .me(&app.login_bearer(&email).await.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "admin");
+    assert_eq!(me["email_verified"], true);
+    let again = create_admin(&app, &email, PASSWORD);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already registered"));
+    let weak = create_admin(&app, &unique_email(), "short");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("too_short"));
+}
+
+#[tokio::test]
+async fn new_users_get_the_default_role_and_nobody_is_admin_by_default() {
+    let app = spawn_app().await;
+    let tokens = app.register(&unique_email()).await;
+    let me: Value = app.me(&tokens.access).await.json().await.unwrap();
+    assert_eq!(me["role"], "user");
+    let admins = app
+        .store
+        .list_users(
+            &portcullis_store::UserFilter {
+                role: Some("admin".into()),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(admins.1, 0, "there is no default admin account");
+}
+
+#[tokio::test]
+async fn every_admin_path_refuses_anonymous_and_non_admin_callers() {
+    let app = spawn_app().await;
+    let user = app.register(&unique_email()).await.access;
+    let doc: Value = app
+        .get("/api/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p.starts_with("/api/admin"))
+    {
+        let concrete = path.replace("{id}", "01900000-0000-7000-8000-000000000000");
+        for method in item.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let anonymous = app
+                .client
+                .request(method.clone(), app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            assert_problem(anonymous, 401, "unauthenticated").await;
+            let as_user = app
+                .client
+                .request(method.clone(), app.url(&concrete))
+                .bearer_auth(&user)
+                .send()
+                .await
+                .unwrap();
+            assert_problem(as_user, 403, "forbidden").await;
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "admin paths found in the document: {checked}");
+}
+
+#[tokio::test]
+async fn demotion_takes_effect_on_the_next_request_with_the_old_token() {
+    let app = spawn_app().await;
+    let admin = admin_token(&app).await;
+    assert_eq!(
+        app.get("/api/admin/users")
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    execute(&app, "UPDATE users SET role = 'user'").await;
+    let after = app
+        .get("/api/admin/users")
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(after, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn users_are_searched_filtered_and_paginated() {
+    let app = spawn_app().await;
+    let admin = admin_token(&app).await;
+    for i in 0..5 {
+        app.register(&format!(
+            "pager-{i}-{}@example.org",
+            uuid::Uuid::now_v7().simple()
+        ))
+        .await;
+    }
+    let page = |query: &str| {
+        app.get(&format!("/api/admin/users{query}"))
+            .bearer_auth(&admin)
+            .send()
+    };
+    let all: Value = page("").await.unwrap().json().await.unwrap();
+    assert_eq!(all["total"], 6);
+    assert_eq!(all["page"], 1);
+    assert_eq!(all["per_page"], 50);
+
+    let found: Value = page("?q=PAGER-3").await.unwrap().json().await.unwrap();
+    assert_eq!(found["total"], 1);
+    assert!(
+        found["users"][0]["email"]
+            .as_str()
+            .unwrap()
+            .starts_with("pager-3-")
+    );
+    let wildcard: Value = page("?q=%25").await.unwrap().json().await.unwrap();
+    assert_eq!(wildcard["total"], 0, "LIKE wildcards in q are literal");
+
+    let admins: Value = page("?role=admin").await.unwrap().json().await.unwrap();
+    assert_eq!(admins["total"], 1);
+    let banned: Value = page("?banned=true").await.unwrap().json().await.unwrap();
+    assert_eq!(banned["total"], 0);
+
+    let mut seen = Vec::new();
+    for number in 1..=3 {
+        let body: Value = page(&format!("?per_page=2&page={number}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["total"], 6);
+        seen.extend(
+            body["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].clone()),
+        );
+    }
+    let mut unique = seen.clone();
+    unique.sort_by_key(|v| v.to_string());
+    unique.dedup();
+    assert_eq!(
+        (seen.len(), unique.len()),
+        (6, 6),
+        "pages are disjoint and cover everyone"
+    );
+
+    for bad in [
+        "?per_page=201",
+        "?per_page=0",
+        "?page=0",
+        "?banned=maybe",
+        "?sort=email",
+    ] {
+        assert_problem(page(bad).await.unwrap(), 422, "validation_failed").await;
+    }
+}
+
+#[tokio::test]
+async fn one_user_by_id_or_404() {
+    let app = spawn_app().await;
+    let admin = admin_token(&app).await;
+    let tokens = app.register(&unique_email()).await;
+    let me: Value = app.me(&tokens.access).await.json().await.unwrap();
+    let id = me["id"].as_str().unwrap();
+    let user: Value = app
+        .get(&format!("/api/admin/users/{id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["email"], me["email"]);
+    let missing = app
+        .get("/api/admin/users/01900000-0000-7000-8000-000000000000")
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, 404, "not_found").await;
+}
