@@ -57,15 +57,8 @@ impl Store {
 
     /// The session with this id, if it is live.
     pub async fn live_session(&self, id: &str, live: Liveness) -> Result<Option<SessionRow>> {
-        const SQL: &str = live_sessions_where!("id = $1");
-        Ok(dispatch!(self, pool => {
-            sqlx::query_as::<_, SessionRow>(SQL)
-                .bind(id)
-                .bind(live.now)
-                .bind(live.idle_cutoff)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.live_session_where(live_sessions_where!("id = $1"), id, live)
+            .await
     }
 
     /// The live cookie session whose token hashes to `token_hash`.
@@ -74,15 +67,8 @@ impl Store {
         token_hash: &str,
         live: Liveness,
     ) -> Result<Option<SessionRow>> {
-        const SQL: &str = live_sessions_where!("token_hash = $1");
-        Ok(dispatch!(self, pool => {
-            sqlx::query_as::<_, SessionRow>(SQL)
-                .bind(token_hash)
-                .bind(live.now)
-                .bind(live.idle_cutoff)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.live_session_where(live_sessions_where!("token_hash = $1"), token_hash, live)
+            .await
     }
 
     /// The live session of an unused refresh token, for introspection.
@@ -94,9 +80,19 @@ impl Store {
         const SQL: &str = live_sessions_where!(
             "id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL)"
         );
+        self.live_session_where(SQL, token_hash, live).await
+    }
+
+    /// The live session selected by `sql` (from `live_sessions_where!`) with `$1 = key`.
+    async fn live_session_where(
+        &self,
+        sql: &'static str,
+        key: &str,
+        live: Liveness,
+    ) -> Result<Option<SessionRow>> {
         Ok(dispatch!(self, pool => {
-            sqlx::query_as::<_, SessionRow>(SQL)
-                .bind(token_hash)
+            sqlx::query_as::<_, SessionRow>(sql)
+                .bind(key)
                 .bind(live.now)
                 .bind(live.idle_cutoff)
                 .fetch_optional(pool)

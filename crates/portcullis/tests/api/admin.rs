@@ -42,21 +42,6 @@ async fn admin_token(app: &TestApp) -> String {
     app.login_bearer(&email).await.access
 }
 
-async fn execute(app: &TestApp, sql: &str) {
-    match &app.store {
-        portcullis_store::Store::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(pool)
-            .await
-            .map(|_| ())
-            .unwrap(),
-        portcullis_store::Store::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(pool)
-            .await
-            .map(|_| ())
-            .unwrap(),
-    }
-}
-
 #[tokio::test]
 async fn admin_create_makes_an_admin_and_refuses_weak_or_taken() {
     let app = spawn_app().await;
@@ -155,7 +140,7 @@ async fn demotion_takes_effect_on_the_next_request_with_the_old_token() {
             .status(),
         StatusCode::OK
     );
-    execute(&app, "UPDATE users SET role = 'user'").await;
+    app.execute("UPDATE users SET role = 'user'").await;
     let after = app
         .get("/api/admin/users")
         .bearer_auth(&admin)

@@ -253,6 +253,16 @@ impl TestApp {
         }
     }
 
+    /// Runs one SQL statement on the app's database, behind the API's back.
+    pub async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.store {
+            Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap();
+    }
+
     /// GET /api/auth/me with a bearer token.
     pub async fn me(&self, access: &str) -> Response {
         self.get("/api/auth/me")

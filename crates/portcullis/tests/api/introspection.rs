@@ -122,15 +122,7 @@ async fn used_refresh_tokens_and_forgeries_are_inactive() {
 async fn banned_users_tokens_are_inactive() {
     let app = introspection_app().await;
     let tokens = app.register(&unique_email()).await;
-    let ban = "UPDATE users SET banned = TRUE";
-    match &app.store {
-        portcullis_store::Store::Sqlite(pool) => {
-            sqlx::query(ban).execute(pool).await.map(|_| ()).unwrap()
-        }
-        portcullis_store::Store::Postgres(pool) => {
-            sqlx::query(ban).execute(pool).await.map(|_| ()).unwrap()
-        }
-    }
+    app.execute("UPDATE users SET banned = TRUE").await;
     assert_eq!(active(&app, &tokens.access).await, json!({"active": false}));
     assert_eq!(
         active(&app, &tokens.refresh).await,

@@ -346,21 +346,10 @@ async fn the_example_api_keeps_users_to_their_own_tasks() {
     // An admin may read anyone's tasks, but not write them.
     let admin_email = unique_email();
     app.register(&admin_email).await;
-    let promote = "UPDATE users SET role = 'admin' WHERE lower(email) = lower($1)";
-    match &app.store {
-        portcullis_store::Store::Sqlite(pool) => sqlx::query(promote)
-            .bind(&admin_email)
-            .execute(pool)
-            .await
-            .map(|_| ())
-            .unwrap(),
-        portcullis_store::Store::Postgres(pool) => sqlx::query(promote)
-            .bind(&admin_email)
-            .execute(pool)
-            .await
-            .map(|_| ())
-            .unwrap(),
-    }
+    app.execute(&format!(
+        "UPDATE users SET role = 'admin' WHERE email = '{admin_email}'"
+    ))
+    .await;
     let admin = app.login_bearer(&admin_email).await.access;
     assert_eq!(
         client
