@@ -330,6 +330,38 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     body
 }
 
+/// `token` re-signed as HS256 with the server's published Ed25519 public key as the HMAC
+/// secret, keeping its kid, type and claims: the classic algorithm-confusion forgery.
+pub async fn forge_hs256_with_public_key(app: &TestApp, token: &str) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let decode = |part: &str| -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    };
+    let mut parts = token.split('.');
+    let (header, claims) = (decode(parts.next().unwrap()), decode(parts.next().unwrap()));
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let public = URL_SAFE_NO_PAD
+        .decode(jwks["keys"][0]["x"].as_str().unwrap())
+        .unwrap();
+    let mut forged = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    forged.kid = header["kid"].as_str().map(str::to_owned);
+    forged.typ = Some("at+jwt".into());
+    jsonwebtoken::encode(
+        &forged,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&public),
+    )
+    .unwrap()
+}
+
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::now_v7().simple())
 }

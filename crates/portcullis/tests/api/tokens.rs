@@ -2,7 +2,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -114,23 +113,7 @@ async fn alg_none_is_refused_in_any_case() {
 async fn hs256_signed_with_the_public_key_is_refused() {
     let app = spawn_app().await;
     let tokens = app.register(&unique_email()).await;
-    let (header, claims) = parts(&tokens.access);
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let public = URL_SAFE_NO_PAD
-        .decode(jwks["keys"][0]["x"].as_str().unwrap())
-        .unwrap();
-    let mut forged_header = Header::new(Algorithm::HS256);
-    forged_header.kid = header["kid"].as_str().map(str::to_owned);
-    forged_header.typ = Some("at+jwt".into());
-    let forged =
-        jsonwebtoken::encode(&forged_header, &claims, &EncodingKey::from_secret(&public)).unwrap();
+    let forged = forge_hs256_with_public_key(&app, &tokens.access).await;
     assert_refused(&app, &forged).await;
 }
 
