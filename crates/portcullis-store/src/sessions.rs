@@ -100,6 +100,15 @@ impl Store {
         }))
     }
 
+    /// How many sessions are live.
+    pub async fn count_live_sessions(&self, live: Liveness) -> Result<i64> {
+        const SQL: &str = "SELECT COUNT(*) FROM sessions
+            WHERE revoked_at IS NULL AND expires_at > $1 AND last_seen_at > $2";
+        Ok(dispatch!(self, pool => {
+            sqlx::query_scalar(SQL).bind(live.now).bind(live.idle_cutoff).fetch_one(pool).await?
+        }))
+    }
+
     /// Records use of a session, at most once per `min_interval_ms`, so reads stay reads.
     pub async fn touch_session(&self, id: &str, now: i64, min_interval_ms: i64) -> Result<()> {
         dispatch!(self, pool => {

@@ -34,6 +34,8 @@ pub struct Config {
     pub secret: Option<SecretString>,
     pub public_url: String,
     pub smtp_url: Option<SecretString>,
+    /// Bearer token for `GET /metrics`; without it only loopback clients may scrape.
+    pub metrics_token: Option<SecretString>,
     /// Bearer secret for `POST /api/auth/introspect`; the endpoint is off without it.
     pub introspection_secret: Option<SecretString>,
     pub cookie_secure: bool,
@@ -96,6 +98,7 @@ impl Default for Config {
             public_url: "http://localhost:8080".into(),
             smtp_url: None,
             introspection_secret: None,
+            metrics_token: None,
             cookie_secure: true,
             jwt_audience: None,
             jwt_alg: SigningAlg::EdDSA,
@@ -315,6 +318,7 @@ impl Config {
                 "PORTCULLIS_INTROSPECTION_SECRET",
                 mask(&self.introspection_secret),
             ),
+            ("PORTCULLIS_METRICS_TOKEN", mask(&self.metrics_token)),
             ("PORTCULLIS_COOKIE_SECURE", self.cookie_secure.to_string()),
             ("PORTCULLIS_JWT_AUDIENCE", self.audience()),
             ("PORTCULLIS_JWT_ALG", self.jwt_alg.as_str().to_owned()),

@@ -12,6 +12,8 @@ pub struct HashPool {
     hasher: Arc<PasswordHasher>,
     admission: Arc<Semaphore>,
     workers: Arc<Semaphore>,
+    capacity: usize,
+    workers_total: usize,
 }
 
 /// The pool is saturated; the caller should retry shortly.
@@ -25,7 +27,15 @@ impl HashPool {
             hasher: Arc::new(hasher),
             admission: Arc::new(Semaphore::new(workers + queue)),
             workers: Arc::new(Semaphore::new(workers)),
+            capacity: workers + queue,
+            workers_total: workers,
         }
+    }
+
+    /// Hash requests admitted but not yet running.
+    pub fn queue_depth(&self) -> usize {
+        let admitted = self.capacity - self.admission.available_permits();
+        admitted.saturating_sub(self.workers_total - self.workers.available_permits())
     }
 
     /// Runs `job` with the hasher on a blocking thread once a worker is free.
@@ -34,11 +44,10 @@ impl HashPool {
         F: FnOnce(&PasswordHasher) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let admitted = self
-            .admission
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Overloaded)?;
+        let admitted = self.admission.clone().try_acquire_owned().map_err(|_| {
+            metrics::counter!(crate::metrics::HASH_REJECTIONS).increment(1);
+            Overloaded
+        })?;
         let worker = self
             .workers
             .clone()

@@ -8,6 +8,7 @@ pub mod hash_pool;
 pub mod http;
 pub mod jwt;
 pub mod keys;
+pub mod metrics;
 pub mod secret;
 pub mod startup;
 pub mod state;

@@ -193,12 +193,14 @@ pub async fn ensure_schema(store: &Store, apply: bool) -> anyhow::Result<()> {
 }
 
 fn router(state: AppState) -> anyhow::Result<Router> {
+    crate::metrics::handle();
     let (router, openapi) = api::router().split_for_parts();
     let doc = OpenApiJson(Arc::new(openapi.to_json()?));
     let hsts = Hsts(state.config.hsts());
     let body_limit = state.config.body_limit_bytes;
     let cors = cors(&state.origins)?;
     Ok(router
+        .route_layer(middleware::from_fn(crate::metrics::keep_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(doc))
@@ -207,6 +209,7 @@ fn router(state: AppState) -> anyhow::Result<Router> {
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()))
         .layer(middleware::from_fn(screen_methods))
+        .layer(middleware::from_fn(crate::metrics::track))
         .layer(middleware::from_fn_with_state(hsts, security_headers))
         .layer(
             TraceLayer::new_for_http()

@@ -128,6 +128,7 @@ async fn register(
         })
         .await?;
     tracing::info!(action = "user.registered", user_id = %user.id, "user registered");
+    metrics::counter!(crate::metrics::REGISTRATIONS).increment(1);
     let grant = service::start_session(&state, &user, body.transport, client).await?;
     Ok(signed_in(&state, StatusCode::CREATED, user, grant))
 }
@@ -155,18 +156,24 @@ async fn login(
     };
     let password = Password::for_verification(&body.password)
         .map_err(|rule| ApiError::field("password", rule.code()))?;
+    let outcome = |label: &'static str| {
+        metrics::counter!(crate::metrics::LOGINS, "outcome" => label).increment(1)
+    };
     let user = match service::check_password(&state, login, password).await {
         Ok(user) => user,
         Err(err) => {
             if matches!(err, ApiError::InvalidCredentials) {
                 tracing::info!(action = "user.login_failed", ip = ?client.ip, "sign-in failed");
+                outcome("invalid_credentials");
             }
             return Err(err);
         }
     };
     if user.banned {
+        outcome("banned");
         return Err(ApiError::Forbidden("user_banned", "this account is banned"));
     }
+    outcome("success");
     tracing::info!(action = "user.login_succeeded", user_id = %user.id, "signed in");
     let grant = service::start_session(&state, &user, body.transport, client).await?;
     Ok(signed_in(&state, StatusCode::OK, user, grant))

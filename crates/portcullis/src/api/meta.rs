@@ -1,12 +1,19 @@
 //! Liveness, readiness, the public settings a UI needs, and the JWKS.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use portcullis_core::secrets_equal;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::http::client_ip::client_ip;
+use crate::http::{ApiError, ApiResult};
+use crate::metrics;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -14,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health))
         .routes(routes!(ready))
         .routes(routes!(public_config))
+        .routes(routes!(prometheus))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,4 +103,33 @@ async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig
         providers: Vec::new(),
         transports: ["bearer", "cookie"],
     })
+}
+
+/// Prometheus metrics, for loopback clients or holders of `PORTCULLIS_METRICS_TOKEN`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, body = crate::http::error::Problem, description = "not loopback and no valid token"),
+    ))]
+async fn prometheus(State(state): State<AppState>, parts: Parts) -> ApiResult<impl IntoResponse> {
+    let allowed = match &state.config.metrics_token {
+        Some(token) => parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|presented| secrets_equal(presented, token.expose_secret())),
+        None => client_ip(&parts, &state.trusted_proxies).is_some_and(|ip| ip.is_loopback()),
+    };
+    if !allowed {
+        return Err(ApiError::Unauthenticated);
+    }
+    // Gauges that are cheaper to read at scrape time than to keep up to date.
+    let sessions = state.store.count_live_sessions(state.liveness()).await?;
+    ::metrics::gauge!(metrics::ACTIVE_SESSIONS).set(sessions as f64);
+    ::metrics::gauge!(metrics::HASH_QUEUE).set(state.hash_pool.queue_depth() as f64);
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics::handle().render(),
+    ))
 }

@@ -189,6 +189,13 @@ pub async fn refresh(state: &AppState, raw: &str) -> ApiResult<(String, PlainTok
             millis(state.config.refresh_reuse_grace),
         )
         .await?;
+    let label = match &outcome {
+        RefreshOutcome::Rotated(_) => "rotated",
+        RefreshOutcome::Invalid => "invalid",
+        RefreshOutcome::ReusedWithinGrace { .. } => "reused_within_grace",
+        RefreshOutcome::ReusedSessionRevoked { .. } => "reuse_detected",
+    };
+    metrics::counter!(crate::metrics::REFRESHES, "outcome" => label).increment(1);
     let session = match outcome {
         RefreshOutcome::Rotated(session) => session,
         RefreshOutcome::Invalid => return Err(ApiError::InvalidRefreshToken),

@@ -10,6 +10,7 @@ mod hardening;
 mod interop;
 mod introspection;
 mod keys;
+mod metrics;
 mod nodes;
 mod openapi;
 mod passwords;

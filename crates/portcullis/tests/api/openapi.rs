@@ -29,6 +29,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/auth/introspect"),
     ("get", "/api/admin/users"),
     ("get", "/api/admin/users/{id}"),
+    ("get", "/metrics"),
 ];
 
 async fn document(app: &TestApp) -> Value {

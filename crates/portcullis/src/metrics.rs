@@ -1,0 +1,65 @@
+//! Prometheus metrics. Requests are labelled by route template (never the raw path), so
+//! cardinality stays bounded. `/metrics` answers loopback clients, or anyone presenting
+//! `PORTCULLIS_METRICS_TOKEN` as a bearer token when that is set.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const REQUESTS: &str = "portcullis_http_requests_total";
+pub const REQUEST_SECONDS: &str = "portcullis_http_request_duration_seconds";
+pub const LOGINS: &str = "portcullis_logins_total";
+pub const REGISTRATIONS: &str = "portcullis_registrations_total";
+pub const REFRESHES: &str = "portcullis_refreshes_total";
+pub const HASH_QUEUE: &str = "portcullis_hash_queue_depth";
+pub const HASH_REJECTIONS: &str = "portcullis_hash_rejections_total";
+pub const ACTIVE_SESSIONS: &str = "portcullis_active_sessions";
+
+/// The process-wide recorder (metrics are global; several servers in one test process share it).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let buckets = [
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.into()), &buckets)
+            .expect("static buckets are valid")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed by an embedding application; then ours
+        // still renders whatever this module records through it.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Inner layer on matched routes: hands the route template to [`track`] via the response.
+pub async fn keep_route(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(req).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Outer layer: counts every request and its latency by method, route template and status.
+pub async fn track(req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    response
+}
