@@ -79,7 +79,7 @@ impl TokenHasher {
 
     /// A value derived from `token`, e.g. the CSRF token bound to a session token.
     pub fn derive(&self, purpose: &str, token: &PlainToken) -> String {
-        URL_SAFE_NO_PAD.encode(self.mac(purpose, token.expose().as_bytes()))
+        self.hash(purpose, token).0
     }
 
     fn mac(&self, purpose: &str, data: &[u8]) -> [u8; 32] {

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::password_hash::ARGON2ID;
-use portcullis_core::{Email, Password, UserId};
+use portcullis_core::{Email, Password, PlainToken, UserId};
 use portcullis_store::{NewUser, UserRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -66,6 +66,17 @@ pub struct TokenResponse {
     token_type: &'static str,
     /// Seconds until the access token expires.
     expires_in: i64,
+}
+
+impl TokenResponse {
+    fn new(state: &AppState, access_token: String, refresh_token: &PlainToken) -> Self {
+        Self {
+            access_token,
+            refresh_token: refresh_token.expose().to_owned(),
+            token_type: "Bearer",
+            expires_in: state.tokens.ttl_secs(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -192,12 +203,7 @@ fn signed_in(state: &AppState, status: StatusCode, user: UserRow, grant: Session
             access_token,
             refresh_token,
         } => {
-            let tokens = TokenResponse {
-                access_token,
-                refresh_token: refresh_token.expose().to_owned(),
-                token_type: "Bearer",
-                expires_in: state.tokens.ttl_secs(),
-            };
+            let tokens = TokenResponse::new(state, access_token, &refresh_token);
             (
                 status,
                 axum::Json(AuthResponse {
@@ -238,12 +244,11 @@ async fn refresh(
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
     let (access_token, refresh_token) = service::refresh(&state, &body.refresh_token).await?;
-    Ok(axum::Json(TokenResponse {
+    Ok(axum::Json(TokenResponse::new(
+        &state,
         access_token,
-        refresh_token: refresh_token.expose().to_owned(),
-        token_type: "Bearer",
-        expires_in: state.tokens.ttl_secs(),
-    }))
+        &refresh_token,
+    )))
 }
 
 /// Sign out: the current session is revoked and cookies are cleared.

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::client_ip::client_ip;
-use crate::http::{ApiError, ApiResult};
+use crate::http::{ApiError, ApiResult, bearer_token};
 use crate::metrics;
 use crate::state::AppState;
 
@@ -113,11 +113,7 @@ async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig
     ))]
 async fn prometheus(State(state): State<AppState>, parts: Parts) -> ApiResult<impl IntoResponse> {
     let allowed = match &state.config.metrics_token {
-        Some(token) => parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+        Some(token) => bearer_token(&parts.headers)
             .is_some_and(|presented| secrets_equal(presented, token.expose_secret())),
         None => client_ip(&parts, &state.trusted_proxies).is_some_and(|ip| ip.is_loopback()),
     };

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::auth::service::access_token;
 use crate::auth::{Auth, Transport, purpose};
 use crate::http::error::Problem;
-use crate::http::{ApiError, ApiResult, json};
+use crate::http::{ApiError, ApiResult, bearer_token, json};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -147,11 +147,7 @@ async fn introspect(
         .introspection_secret
         .as_ref()
         .ok_or(ApiError::NotFound)?;
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let presented = bearer_token(&headers).unwrap_or_default();
     if !secrets_equal(presented, secret.expose_secret()) {
         return Err(ApiError::Unauthenticated);
     }

@@ -11,7 +11,7 @@ use super::Transport;
 use super::purpose;
 use crate::http::client_ip::client_ip;
 use crate::http::cookies::CookieSettings;
-use crate::http::{ApiError, csrf};
+use crate::http::{ApiError, bearer_token, csrf};
 use crate::state::AppState;
 
 /// Cookie sessions record their use at most this often, so reads stay reads.
@@ -28,13 +28,9 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let live = state.liveness();
-        let (session, transport) = if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .ok_or(ApiError::Unauthenticated)?;
-            let claims = state.tokens.verify(token.trim(), live.now).map_err(|err| {
+        let (session, transport) = if parts.headers.contains_key(header::AUTHORIZATION) {
+            let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+            let claims = state.tokens.verify(token, live.now).map_err(|err| {
                 tracing::debug!(%err, "bearer token refused");
                 ApiError::Unauthenticated
             })?;

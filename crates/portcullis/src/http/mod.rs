@@ -9,4 +9,12 @@ pub mod middleware;
 pub mod time;
 
 pub use error::{ApiError, ApiResult};
+
+use axum::http::{HeaderMap, header};
+
+/// The credential of an `Authorization: Bearer …` header, if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(str::trim)
+}
 pub use json::Json;
