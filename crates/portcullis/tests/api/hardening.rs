@@ -231,14 +231,6 @@ async fn hostile_bodies_never_cause_a_server_error() {
     let email = unique_email();
     let tokens = app.register(&email).await;
     let cookies = app.login_cookie(&email).await;
-    let doc: serde_json::Value = app
-        .get("/api/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
     let long = format!(
         r#"{{"email":"{}@example.com","password":"{}"}}"#,
@@ -271,43 +263,45 @@ async fn hostile_bodies_never_cause_a_server_error() {
         ("text/plain", b"hello".to_vec()),
     ];
     let mut probes = 0;
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, operation) in item.as_object().unwrap() {
-            if operation.get("requestBody").is_none() {
-                continue;
-            }
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            for (content_type, body) in &bodies {
-                for cookie_auth in [false, true] {
-                    let mut request = app
-                        .client
-                        .request(method.clone(), app.url(path))
-                        .header("content-type", *content_type)
-                        .body(body.clone());
-                    request = if cookie_auth {
-                        request
-                            .header("cookie", cookies.header())
-                            .header("x-csrf-token", &cookies.csrf)
-                    } else if path.contains("introspect") {
-                        request.bearer_auth(INTROSPECTION_SECRET)
-                    } else {
-                        request.bearer_auth(&tokens.access)
-                    };
-                    let response = request.send().await.unwrap();
-                    let status = response.status();
-                    assert!(
-                        !status.is_server_error(),
-                        "{method} {path} {content_type}: {status}"
+    for op in documented_operations(&app)
+        .await
+        .iter()
+        .filter(|op| op.spec.get("requestBody").is_some())
+    {
+        for (content_type, body) in &bodies {
+            for cookie_auth in [false, true] {
+                let mut request = app
+                    .client
+                    .request(op.method.clone(), &op.url)
+                    .header("content-type", *content_type)
+                    .body(body.clone());
+                request = if cookie_auth {
+                    request
+                        .header("cookie", cookies.header())
+                        .header("x-csrf-token", &cookies.csrf)
+                } else if op.path.contains("introspect") {
+                    request.bearer_auth(INTROSPECTION_SECRET)
+                } else {
+                    request.bearer_auth(&tokens.access)
+                };
+                let response = request.send().await.unwrap();
+                let status = response.status();
+                assert!(
+                    !status.is_server_error(),
+                    "{} {} {content_type}: {status}",
+                    op.method,
+                    op.path
+                );
+                if status.is_client_error() {
+                    assert_eq!(
+                        response.headers()["content-type"],
+                        "application/problem+json",
+                        "{} {}",
+                        op.method,
+                        op.path
                     );
-                    if status.is_client_error() {
-                        assert_eq!(
-                            response.headers()["content-type"],
-                            "application/problem+json",
-                            "{method} {path}"
-                        );
-                    }
-                    probes += 1;
                 }
+                probes += 1;
             }
         }
     }

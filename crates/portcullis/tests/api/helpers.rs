@@ -362,6 +362,40 @@ pub async fn forge_hs256_with_public_key(app: &TestApp, token: &str) -> String {
     .unwrap()
 }
 
+/// The live OpenAPI document.
+pub async fn openapi_document(app: &TestApp) -> Value {
+    let response = app.get("/api/openapi.json").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// One operation of the live OpenAPI document.
+pub struct Operation {
+    pub method: reqwest::Method,
+    /// The documented template, e.g. `/api/auth/sessions/{id}`.
+    pub path: String,
+    /// The template with `{id}` filled by an id that exists nowhere.
+    pub url: String,
+    pub spec: Value,
+}
+
+/// Every operation the live OpenAPI document lists.
+pub async fn documented_operations(app: &TestApp) -> Vec<Operation> {
+    let doc = openapi_document(app).await;
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, spec) in item.as_object().unwrap() {
+            operations.push(Operation {
+                method: reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                path: path.clone(),
+                url: app.url(&path.replace("{id}", "01900000-0000-7000-8000-000000000000")),
+                spec: spec.clone(),
+            });
+        }
+    }
+    operations
+}
+
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::now_v7().simple())
 }
