@@ -12,5 +12,5 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::{Email, EmailError};
 pub use ids::{SessionId, UserId};
 pub use password::{Password, PasswordPolicy, PasswordRule};
-pub use password_hash::{HashError, HashParams, PasswordHasher};
+pub use password_hash::{HashError, HashParams, PasswordHasher, Scheme};
 pub use token::{HashedToken, PlainToken, TokenHasher, secrets_equal};

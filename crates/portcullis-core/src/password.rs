@@ -83,9 +83,14 @@ impl PasswordPolicy {
     }
 }
 
-/// A password that passed the policy, NFKC-normalised. Never printed.
+/// A password that passed the policy, NFKC-normalised, with the form it was typed in kept
+/// beside it when NFKC changed it: hashes imported from other systems were made from that.
+/// Never printed.
 #[derive(Clone)]
-pub struct Password(String);
+pub struct Password {
+    normalised: String,
+    typed: Option<String>,
+}
 
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -102,14 +107,14 @@ impl Password {
         email: Option<&Email>,
     ) -> Result<Self, PasswordRule> {
         let candidate = Self::normalise(raw)?;
-        let length = candidate.0.chars().count();
+        let length = candidate.normalised.chars().count();
         if length < policy.min_length {
             return Err(PasswordRule::TooShort);
         }
         if length > policy.max_length {
             return Err(PasswordRule::TooLong);
         }
-        let lowered = candidate.0.to_lowercase();
+        let lowered = candidate.normalised.to_lowercase();
         if COMMON_PASSWORDS.contains(lowered.as_str()) {
             return Err(PasswordRule::CommonPassword);
         }
@@ -138,11 +143,19 @@ impl Password {
         if raw.len() > MAX_PASSWORD_BYTES {
             return Err(PasswordRule::TooLong);
         }
-        Ok(Self(raw.nfkc().collect()))
+        let normalised: String = raw.nfkc().collect();
+        let typed = (normalised != raw).then(|| raw.to_owned());
+        Ok(Self { normalised, typed })
     }
 
+    /// The NFKC form: what our own hashes are made from.
     pub fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.normalised.as_bytes()
+    }
+
+    /// The password exactly as typed, for hashes imported from systems that did not normalise.
+    pub fn expose_as_typed(&self) -> &[u8] {
+        self.typed.as_ref().unwrap_or(&self.normalised).as_bytes()
     }
 }
 
@@ -175,6 +188,9 @@ mod tests {
     fn normalises_with_nfkc() {
         let composed = Password::for_verification("ｆｕｌｌｗｉｄｔｈ").unwrap();
         assert_eq!(composed.expose(), b"fullwidth");
+        assert_eq!(composed.expose_as_typed(), "ｆｕｌｌｗｉｄｔｈ".as_bytes());
+        let plain = Password::for_verification("fullwidth").unwrap();
+        assert_eq!(plain.expose_as_typed(), b"fullwidth");
     }
 
     #[test]
@@ -219,7 +235,8 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_password() {
-        let password = check("correct horse battery staple").unwrap();
-        assert!(!format!("{password:?}").contains("horse"));
+        let password = check("correct ｈｏｒｓｅ battery staple").unwrap();
+        let printed = format!("{password:?}");
+        assert!(!printed.contains("horse") && !printed.contains("ｈｏｒｓｅ"));
     }
 }

@@ -1,0 +1,466 @@
+//! Stored hashes: one dispatch on the string's shape, one small parser per format family, and
+//! the check each parsed hash runs. Parsing validates everything a verification will rely on,
+//! so a hash that parses can only fail to verify by not matching.
+
+use std::ops::RangeInclusive;
+
+use argon2::password_hash::phc::{Output, PasswordHash as Phc};
+use argon2::{Argon2, PasswordVerifier as _};
+use base64::Engine as _;
+use base64::engine::GeneralPurpose;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use super::{HashError, Scheme, VERSION};
+
+// An imported hash carries its own costs, so one careless or hostile line could make each
+// sign-in of its account exhaust the server. These limits leave the defaults of every system
+// we import from (at most 100 MiB, bcrypt 10–14, a million PBKDF2 iterations) well inside,
+// and keep one verification under 1 GiB and about 5 s of one core: at each limit, verifying
+// took 4.5 s (Argon2), 5 s (scrypt), 5 s (bcrypt), 1.3 s (PBKDF2-SHA256, with SHA-NI) and 3 s
+// (PBKDF2-SHA512) on a 2-core Xeon. RFC 9106's first Argon2 choice, 2 GiB, is refused.
+
+/// Memory one verification may hold: Argon2's m KiB, scrypt's 128·r·N bytes.
+const MAX_MEMORY: u64 = 1 << 30;
+/// Argon2's memory times passes, m·t.
+const MAX_ARGON2_WORK: u64 = 4 << 30;
+/// scrypt's memory times lanes, 128·r·N·p: scrypt takes twice Argon2's time per byte.
+const MAX_SCRYPT_WORK: u64 = 2 << 30;
+/// bcrypt's cost is the log2 of its rounds; 16 is sixteen times today's usual 12.
+const MAX_BCRYPT_COST: u64 = 16;
+
+/// Salt lengths, in bytes, of the formats whose salt is not checked by the phc crate.
+const SALT_LEN: RangeInclusive<usize> = 1..=64;
+/// Derived-key lengths, in bytes, as the phc crate allows for its own formats.
+const HASH_LEN: RangeInclusive<usize> = Output::MIN_LENGTH..=Output::MAX_LENGTH;
+
+const UNKNOWN: HashError = HashError::UnsupportedScheme("not a known password hash format");
+const NO_SHA1: HashError =
+    HashError::UnsupportedScheme("PBKDF2-SHA1 needs a SHA-1 implementation, which is not built in");
+
+/// A stored hash whose syntax, lengths and costs have been checked.
+pub(super) struct Stored {
+    pub(super) scheme: Scheme,
+    check: Check,
+}
+
+enum Check {
+    /// Verified by the argon2 crate, which takes algorithm, version and costs from the string.
+    Argon2 {
+        phc: Box<Phc>,
+        params: argon2::Params,
+    },
+    /// A `$2b$`-style string, verified by the bcrypt crate.
+    Bcrypt(String),
+    /// A key derived here with the scrypt or pbkdf2 crate and compared in constant time.
+    Derived {
+        kdf: Kdf,
+        salt: Vec<u8>,
+        expected: Vec<u8>,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum Kdf {
+    Scrypt(scrypt::Params),
+    Pbkdf2(Prf, u32),
+}
+
+impl Kdf {
+    fn scheme(self) -> Scheme {
+        match self {
+            Self::Scrypt(_) => Scheme::Scrypt,
+            Self::Pbkdf2(prf, _) => prf.scheme(),
+        }
+    }
+}
+
+/// PBKDF2's pseudo-random function: HMAC with this hash.
+#[derive(Clone, Copy)]
+enum Prf {
+    Sha256,
+    Sha512,
+}
+
+impl Prf {
+    fn scheme(self) -> Scheme {
+        match self {
+            Self::Sha256 => Scheme::Pbkdf2Sha256,
+            Self::Sha512 => Scheme::Pbkdf2Sha512,
+        }
+    }
+
+    /// The output size, which passlib and Django always derive.
+    fn len(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha512 => 64,
+        }
+    }
+
+    /// Ten times Django's default for SHA-256; half that for SHA-512, which SHA-NI does not
+    /// speed up, so that each iteration takes five times as long.
+    fn max_iterations(self) -> u64 {
+        match self {
+            Self::Sha256 => 10_000_000,
+            Self::Sha512 => 5_000_000,
+        }
+    }
+}
+
+impl Stored {
+    /// The one dispatch: `$id$…` strings by their id, Django's `name$…` by its name.
+    pub(super) fn parse(stored: &str) -> Result<Self, HashError> {
+        let (name, rest) = stored.split_once('$').ok_or(UNKNOWN)?;
+        match name {
+            "" => match rest.split_once('$').map_or(rest, |(id, _)| id) {
+                id if id.starts_with("argon2") => argon2(stored),
+                id if id.starts_with('2') => bcrypt(stored, Scheme::Bcrypt),
+                "scrypt" => scrypt_phc(stored),
+                "7" => scrypt_crypt(stored),
+                "pbkdf2-sha256" => pbkdf2_dollar(stored, Prf::Sha256),
+                "pbkdf2-sha512" => pbkdf2_dollar(stored, Prf::Sha512),
+                "pbkdf2" => Err(NO_SHA1),
+                _ => Err(UNKNOWN),
+            },
+            // Django prefixes its name to argon2-cffi's string, and to bcrypt's with a `$`.
+            "argon2" => argon2(&stored[name.len()..]),
+            "bcrypt" => bcrypt(rest, Scheme::Bcrypt),
+            "bcrypt_sha256" => bcrypt(rest, Scheme::BcryptSha256),
+            "scrypt" => scrypt_django(rest),
+            "pbkdf2_sha256" => pbkdf2_django(rest),
+            "pbkdf2_sha1" => Err(NO_SHA1),
+            _ => Err(UNKNOWN),
+        }
+    }
+
+    /// Whether `password` is the one this hash was made from.
+    pub(super) fn matches(&self, password: &[u8]) -> Result<bool, HashError> {
+        let failed = |e: &dyn std::fmt::Display| HashError::Hashing(e.to_string());
+        match &self.check {
+            Check::Argon2 { phc, .. } => {
+                match Argon2::default().verify_password(password, phc.as_ref()) {
+                    Ok(()) => Ok(true),
+                    Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+                    Err(e) => Err(failed(&e)),
+                }
+            }
+            // Django hashes first so that passwords past bcrypt's 72 bytes still count.
+            Check::Bcrypt(mcf) if self.scheme == Scheme::BcryptSha256 => {
+                bcrypt::verify(format!("{:x}", Sha256::digest(password)), mcf)
+                    .map_err(|e| failed(&e))
+            }
+            Check::Bcrypt(mcf) => bcrypt::verify(password, mcf).map_err(|e| failed(&e)),
+            Check::Derived {
+                kdf,
+                salt,
+                expected,
+            } => {
+                let mut derived = vec![0; expected.len()];
+                match *kdf {
+                    Kdf::Scrypt(params) => scrypt::scrypt(password, salt, &params, &mut derived)
+                        .map_err(|e| failed(&e))?,
+                    Kdf::Pbkdf2(Prf::Sha256, rounds) => {
+                        pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha256>(
+                            password,
+                            salt,
+                            rounds,
+                            &mut derived,
+                        )
+                    }
+                    Kdf::Pbkdf2(Prf::Sha512, rounds) => {
+                        pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha512>(
+                            password,
+                            salt,
+                            rounds,
+                            &mut derived,
+                        )
+                    }
+                }
+                Ok(derived.as_slice().ct_eq(expected).into())
+            }
+        }
+    }
+
+    /// Whether this is an Argon2id hash of our version with exactly the costs of `current`.
+    pub(super) fn is_argon2id_with(&self, current: &argon2::Params) -> bool {
+        let Check::Argon2 { phc, params } = &self.check else {
+            return false;
+        };
+        self.scheme == Scheme::Argon2id
+            && phc.version == Some(VERSION.into())
+            && (params.m_cost(), params.t_cost(), params.p_cost())
+                == (current.m_cost(), current.t_cost(), current.p_cost())
+    }
+}
+
+/// `$argon2id$v=19$m=…,t=…,p=…$salt$hash` and its `argon2i`/`argon2d` siblings.
+fn argon2(stored: &str) -> Result<Stored, HashError> {
+    let scheme = match stored.split('$').nth(1) {
+        Some("argon2id") => Scheme::Argon2id,
+        Some("argon2i") => Scheme::Argon2i,
+        Some("argon2d") => Scheme::Argon2d,
+        _ => return Err(UNKNOWN),
+    };
+    let phc = phc(stored, scheme, &["m", "t", "p"])?;
+    // libargon2 reads a missing `v=` as 1.0, the argon2 crate as 1.3: demand it.
+    match phc.version {
+        Some(0x10 | 0x13) => {}
+        Some(_) => return Err(malformed(scheme, "the version is neither 16 nor 19")),
+        None => return Err(malformed(scheme, "the version `v=` is missing")),
+    }
+    let params = argon2::Params::try_from(&phc).map_err(|e| malformed(scheme, e))?;
+    let memory = u64::from(params.m_cost()) * 1024;
+    within(scheme, "memory (m, in bytes)", memory, MAX_MEMORY)?;
+    let work = memory * u64::from(params.t_cost());
+    within(scheme, "work (m·t, in bytes)", work, MAX_ARGON2_WORK)?;
+    Ok(Stored {
+        scheme,
+        check: Check::Argon2 {
+            phc: Box::new(phc),
+            params,
+        },
+    })
+}
+
+/// `$2b$NN$` + 22 salt and 31 hash characters, or `$2a$`, `$2y$`.
+fn bcrypt(stored: &str, scheme: Scheme) -> Result<Stored, HashError> {
+    // `$2x$` marks crypt_blowfish's sign-extension bug, which the bcrypt crate does not mimic.
+    if !matches!(stored.get(..4), Some("$2a$" | "$2b$" | "$2y$")) {
+        return Err(malformed(
+            scheme,
+            "expected a `$2a$`, `$2b$` or `$2y$` string",
+        ));
+    }
+    if !stored
+        .get(4..6)
+        .is_some_and(|cost| cost.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(malformed(scheme, "the cost is not two digits"));
+    }
+    let parts: bcrypt::HashParts = stored.parse().map_err(|e| malformed(scheme, e))?;
+    if parts.get_cost() < 4 {
+        return Err(malformed(scheme, "the cost is below bcrypt's minimum of 4"));
+    }
+    within(scheme, "cost", parts.get_cost().into(), MAX_BCRYPT_COST)?;
+    Ok(Stored {
+        scheme,
+        check: Check::Bcrypt(stored.to_owned()),
+    })
+}
+
+/// `$scrypt$ln=…,r=…,p=…$salt$hash`, passlib's and the scrypt crate's.
+fn scrypt_phc(stored: &str) -> Result<Stored, HashError> {
+    let scheme = Scheme::Scrypt;
+    let phc = phc(stored, scheme, &["ln", "r", "p"])?;
+    let params = scrypt::Params::try_from(&phc).map_err(|e| malformed(scheme, e))?;
+    let hash = phc.hash.as_ref().map(Output::as_bytes).unwrap_or_default();
+    let salt = phc.salt.as_deref().unwrap_or_default();
+    derived(Kdf::Scrypt(params), salt, hash, HASH_LEN)
+}
+
+/// `$7$` + log2 N, r and p in crypt's base64 + the salt, used as text, + `$` + the hash.
+fn scrypt_crypt(stored: &str) -> Result<Stored, HashError> {
+    let scheme = Scheme::Scrypt;
+    let [_, _, setting, hash] = fields(stored, scheme)?;
+    let (costs, salt) = setting
+        .split_at_checked(11)
+        .ok_or_else(|| malformed(scheme, "the setting is shorter than its 11 cost characters"))?;
+    let cost = |range: RangeInclusive<usize>| h64(&costs.as_bytes()[range]);
+    let (Some(log_n), Some(r), Some(p)) = (cost(0..=0), cost(1..=5), cost(6..=10)) else {
+        return Err(malformed(scheme, "the costs are not in crypt's base64"));
+    };
+    // One digit is below 64, so `log_n` fits.
+    let params = scrypt::Params::new(log_n as u8, r, p).map_err(|e| malformed(scheme, e))?;
+    let hash =
+        h64_bytes(hash).ok_or_else(|| malformed(scheme, "the hash is not crypt's base64"))?;
+    derived(Kdf::Scrypt(params), salt.as_bytes(), &hash, 32..=32)
+}
+
+/// Django's `scrypt$N$salt$r$p$hash`: the salt is used as text, the hash is base64.
+fn scrypt_django(fields_after_name: &str) -> Result<Stored, HashError> {
+    let scheme = Scheme::Scrypt;
+    let [n, salt, r, p, hash] = fields(fields_after_name, scheme)?;
+    let n = number(n, scheme, "N")?;
+    if !n.is_power_of_two() {
+        return Err(malformed(scheme, "N is not a power of two"));
+    }
+    let (r, p) = (number(r, scheme, "r")?, number(p, scheme, "p")?);
+    let params =
+        scrypt::Params::new(n.trailing_zeros() as u8, r, p).map_err(|e| malformed(scheme, e))?;
+    let hash = decode(&STANDARD, hash, scheme)?;
+    derived(Kdf::Scrypt(params), salt.as_bytes(), &hash, 64..=64)
+}
+
+/// `$pbkdf2-sha256$…` and `-sha512`: PHC's `i=…[,l=…]$salt$hash` (@phc/pbkdf2, the pbkdf2
+/// crate) when its parameters are named, else passlib's `rounds$salt$hash` in passlib's
+/// base64, which has `.` for `+`.
+fn pbkdf2_dollar(stored: &str, prf: Prf) -> Result<Stored, HashError> {
+    let scheme = prf.scheme();
+    let [_, _, rounds, salt, hash] = fields(stored, scheme)?;
+    if !rounds.contains('=') {
+        let kdf = Kdf::Pbkdf2(prf, number(rounds, scheme, "rounds")?);
+        let ab64 = |field: &str| decode(&STANDARD_NO_PAD, &field.replace('.', "+"), scheme);
+        return derived(kdf, &ab64(salt)?, &ab64(hash)?, prf.len()..=prf.len());
+    }
+    let phc = phc(stored, scheme, &["i"])?;
+    let hash = phc.hash.as_ref().map(Output::as_bytes).unwrap_or_default();
+    let param = |name| phc.params.get_decimal(name);
+    if phc
+        .params
+        .iter()
+        .any(|(name, _)| !matches!(name.as_str(), "i" | "l"))
+    {
+        return Err(malformed(scheme, "parameters other than `i` and `l`"));
+    }
+    if phc.params.get("l").is_some() && param("l") != u32::try_from(hash.len()).ok() {
+        return Err(malformed(scheme, "`l` is not the length of the hash"));
+    }
+    let rounds = param("i").ok_or_else(|| malformed(scheme, "`i` is not a number"))?;
+    let salt = phc.salt.as_deref().unwrap_or_default();
+    derived(Kdf::Pbkdf2(prf, rounds), salt, hash, HASH_LEN)
+}
+
+/// Django's `pbkdf2_sha256$iterations$salt$hash`: the salt is used as text, the hash is
+/// base64.
+fn pbkdf2_django(fields_after_name: &str) -> Result<Stored, HashError> {
+    let scheme = Scheme::Pbkdf2Sha256;
+    let [iterations, salt, hash] = fields(fields_after_name, scheme)?;
+    let kdf = Kdf::Pbkdf2(Prf::Sha256, number(iterations, scheme, "iterations")?);
+    let hash = decode(&STANDARD, hash, scheme)?;
+    derived(kdf, salt.as_bytes(), &hash, 32..=32)
+}
+
+/// A PHC string with a salt, a hash and each of the `required` parameters, which the crates'
+/// parsers would otherwise default.
+fn phc(stored: &str, scheme: Scheme, required: &[&str]) -> Result<Phc, HashError> {
+    let phc = Phc::new(stored).map_err(|e| malformed(scheme, e))?;
+    if let Some(name) = required
+        .iter()
+        .find(|name| phc.params.get(**name).is_none())
+    {
+        return Err(malformed(
+            scheme,
+            format!("the parameter `{name}` is missing"),
+        ));
+    }
+    if phc.salt.is_none() || phc.hash.is_none() {
+        return Err(malformed(scheme, "the salt or the hash is missing"));
+    }
+    Ok(phc)
+}
+
+/// A key to derive from `salt` and compare with `expected`, once lengths and costs pass;
+/// `hash_len` is exact for the formats whose implementations always derive one length.
+fn derived(
+    kdf: Kdf,
+    salt: &[u8],
+    expected: &[u8],
+    hash_len: RangeInclusive<usize>,
+) -> Result<Stored, HashError> {
+    let scheme = kdf.scheme();
+    let length = |what, len: usize, bounds: RangeInclusive<usize>| {
+        if bounds.contains(&len) {
+            Ok(())
+        } else {
+            let (min, max) = bounds.into_inner();
+            let reason = if min == max {
+                format!("the {what} is {len} bytes, not {min}")
+            } else {
+                format!("the {what} is {len} bytes, not {min} to {max}")
+            };
+            Err(malformed(scheme, reason))
+        }
+    };
+    length("salt", salt.len(), SALT_LEN)?;
+    length("hash", expected.len(), hash_len)?;
+    match kdf {
+        Kdf::Scrypt(params) => {
+            let memory = (128 * u64::from(params.r())).saturating_mul(params.n());
+            within(scheme, "memory (128·r·N bytes)", memory, MAX_MEMORY)?;
+            let work = memory.saturating_mul(params.p().into());
+            within(scheme, "work (128·r·N·p bytes)", work, MAX_SCRYPT_WORK)?;
+        }
+        Kdf::Pbkdf2(prf, rounds) => {
+            if rounds == 0 {
+                return Err(malformed(scheme, "the iteration count is zero"));
+            }
+            within(scheme, "iterations", rounds.into(), prf.max_iterations())?;
+        }
+    }
+    Ok(Stored {
+        scheme,
+        check: Check::Derived {
+            kdf,
+            salt: salt.to_vec(),
+            expected: expected.to_vec(),
+        },
+    })
+}
+
+/// Exactly `N` `$`-separated fields.
+fn fields<const N: usize>(text: &str, scheme: Scheme) -> Result<[&str; N], HashError> {
+    let fields: Vec<&str> = text.split('$').collect();
+    let found = fields.len();
+    fields.try_into().map_err(|_| {
+        malformed(
+            scheme,
+            format!("{found} `$`-separated fields where {N} belong"),
+        )
+    })
+}
+
+/// A decimal field; signs, spaces and values past `u32` are refused.
+fn number(text: &str, scheme: Scheme, what: &str) -> Result<u32, HashError> {
+    Some(text)
+        .filter(|text| text.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| malformed(scheme, format!("{what} is not a decimal number below 2^32")))
+}
+
+fn decode(engine: &GeneralPurpose, text: &str, scheme: Scheme) -> Result<Vec<u8>, HashError> {
+    engine
+        .decode(text)
+        .map_err(|e| malformed(scheme, format!("bad base64: {e}")))
+}
+
+/// crypt's base64 digits, each worth six bits, the least significant first.
+const H64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Up to five crypt base64 digits as a number.
+fn h64(digits: &[u8]) -> Option<u32> {
+    digits.iter().rev().try_fold(0, |value, digit| {
+        let digit = H64.iter().position(|d| d == digit)?;
+        Some((value << 6) | digit as u32)
+    })
+}
+
+/// Bytes in crypt's base64: each group of four digits is three little-endian bytes, and a
+/// final group of two or three digits one or two.
+fn h64_bytes(text: &str) -> Option<Vec<u8>> {
+    text.as_bytes()
+        .chunks(4)
+        .try_fold(Vec::new(), |mut bytes, group| {
+            let len = group.len().checked_sub(1).filter(|&len| len > 0)?;
+            bytes.extend_from_slice(&h64(group)?.to_le_bytes()[..len]);
+            Some(bytes)
+        })
+}
+
+fn malformed(scheme: Scheme, reason: impl ToString) -> HashError {
+    HashError::Malformed {
+        scheme,
+        reason: reason.to_string(),
+    }
+}
+
+fn within(scheme: Scheme, what: &str, value: u64, max: u64) -> Result<(), HashError> {
+    if value <= max {
+        return Ok(());
+    }
+    Err(HashError::TooCostly {
+        scheme,
+        reason: format!("{what} is {value}, above the limit of {max}"),
+    })
+}
