@@ -6,12 +6,16 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::{Result, dispatch};
+use crate::{Result, Tx, dispatch, dispatch_write};
 
 /// The database behind Portcullis, chosen at run time by the URL's scheme.
+///
+/// SQLite allows one writer at a time, so writes go through a pool of one connection and
+/// wait their turn in its fair queue rather than spinning on `SQLITE_BUSY`; reads use a pool
+/// of their own, which WAL lets run beside the writer.
 #[derive(Debug, Clone)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite { read: SqlitePool, write: SqlitePool },
     Postgres(PgPool),
 }
 
@@ -48,19 +52,36 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await?;
-        Ok(Self::Sqlite(pool))
+        let pool = |max: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect.clone())
+        };
+        let write = pool(1).await?;
+        // Every connection to an in-memory database is a database of its own.
+        let read = if url.contains(":memory:") || url.contains("mode=memory") {
+            write.clone()
+        } else {
+            pool(options.max_connections).await?
+        };
+        Ok(Self::Sqlite { read, write })
     }
 
     pub fn backend(&self) -> &'static str {
         match self {
-            Self::Sqlite(_) => "sqlite",
+            Self::Sqlite { .. } => "sqlite",
             Self::Postgres(_) => "postgres",
         }
+    }
+
+    /// Starts a transaction; on SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so a transaction that reads before it writes can never fail to upgrade its lock.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Self::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
     }
 
     /// A round trip, for readiness checks.
@@ -72,6 +93,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        dispatch_write!(self, pool => pool.close().await);
         dispatch!(self, pool => pool.close().await);
     }
 }

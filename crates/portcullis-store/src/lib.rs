@@ -1,34 +1,58 @@
 //! Storage for Portcullis over SQLite and PostgreSQL.
 //!
 //! Every query is written once, with `$N` placeholders that both backends accept, and
-//! [`dispatch!`] stamps it for each pool. Where SQL must differ, the difference lives here,
-//! never in services. Ids are UUIDv7 text and timestamps unix milliseconds on both backends.
+//! [`dispatch!`] (reads), [`dispatch_write!`] (single-statement writes) or [`on_tx!`] (writes
+//! inside a [`Tx`]) stamps it for each backend. Where SQL must differ, the difference lives
+//! here, never in services. Ids are UUIDv7 text and timestamps unix milliseconds on both.
 
+mod audit;
 mod connect;
 mod error;
 mod migrations;
 mod models;
+mod outbox;
 mod sessions;
 mod signing_keys;
+mod tokens;
+mod tx;
 mod users;
 
 pub use connect::{PoolOptions, Store};
 pub use error::StoreError;
 pub use migrations::{Drift, MigrationReport};
-pub use models::{
-    Liveness, NewSession, NewSigningKey, NewUser, ProfileChange, RefreshOutcome, SessionRow,
-    SigningKeyRow, UserFilter, UserRow,
-};
+pub use models::*;
+pub use tx::Tx;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Runs one body against whichever pool the store holds; `$pool` is bound to it.
+/// Runs one body against whichever read pool the store holds; `$pool` is bound to it.
 macro_rules! dispatch {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::Store::Sqlite($pool) => $body,
+            $crate::Store::Sqlite { read: $pool, .. } => $body,
             $crate::Store::Postgres($pool) => $body,
         }
     };
 }
-pub(crate) use dispatch;
+
+/// As [`dispatch!`], with the pool that writes (SQLite's single writer).
+macro_rules! dispatch_write {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::Store::Sqlite { write: $pool, .. } => $body,
+            $crate::Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs one body inside a transaction; `$conn` is bound to the open transaction, and
+/// queries take `&mut **$conn` as their executor.
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite($conn) => $body,
+            $crate::Tx::Postgres($conn) => $body,
+        }
+    };
+}
+pub(crate) use {dispatch, dispatch_write, on_tx};

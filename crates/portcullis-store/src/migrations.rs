@@ -2,7 +2,7 @@
 
 use sqlx::migrate::Migrator;
 
-use crate::{Result, Store, StoreError, dispatch};
+use crate::{Result, Store, StoreError, dispatch, dispatch_write};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -28,7 +28,7 @@ pub struct MigrationReport {
 impl Store {
     fn migrator(&self) -> &'static Migrator {
         match self {
-            Self::Sqlite(_) => &SQLITE,
+            Self::Sqlite { .. } => &SQLITE,
             Self::Postgres(_) => &POSTGRES,
         }
     }
@@ -36,7 +36,7 @@ impl Store {
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<()> {
         let migrator = self.migrator();
-        dispatch!(self, pool => migrator.run(pool).await?);
+        dispatch_write!(self, pool => migrator.run(pool).await?);
         Ok(())
     }
 

@@ -10,8 +10,24 @@ pub struct UserRow {
     pub image: Option<String>,
     pub role: String,
     pub banned: bool,
+    pub ban_reason: Option<String>,
+    pub ban_expires_at: Option<i64>,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+}
+
+impl UserRow {
+    /// Whether a ban holds at `now`: a ban with an expiry lifts itself when it passes.
+    pub fn is_banned(&self, now: i64) -> bool {
+        self.banned && self.ban_expires_at.is_none_or(|end| end > now)
+    }
+}
+
+/// A password hash and the scheme that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub hash: String,
+    pub scheme: String,
 }
 
 #[derive(Debug, Clone)]
@@ -19,19 +35,34 @@ pub struct NewUser {
     pub id: String,
     pub email: String,
     pub name: Option<String>,
+    pub username: Option<String>,
     pub role: String,
     pub email_verified: bool,
-    pub password_hash: String,
-    pub password_scheme: String,
-    pub now: i64,
+    /// `None` for an account that has no password yet (imported without one).
+    pub credential: Option<Credential>,
+    pub created_at: i64,
 }
 
-/// A profile update: `None` leaves a field alone, `Some(None)` clears it.
+/// A change to a user: `None` leaves a field alone, `Some(None)` clears it. Users may set
+/// the profile fields; admins also `email` and `email_verified`.
 #[derive(Debug, Clone, Default)]
-pub struct ProfileChange {
+pub struct UserChange {
     pub name: Option<Option<String>>,
     pub username: Option<Option<String>>,
     pub image: Option<Option<String>>,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+}
+
+/// What a role change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleChange {
+    Changed {
+        from: String,
+    },
+    NotFound,
+    /// Refused: it would leave no admin.
+    LastAdmin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -107,5 +138,137 @@ pub struct UserFilter {
     /// Matched case-insensitively as a substring of email, name or username.
     pub q: Option<String>,
     pub role: Option<String>,
+    /// Whether a ban holds at `now`.
     pub banned: Option<bool>,
+    pub now: i64,
+}
+
+/// One page of a list: `limit` rows after skipping `offset`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A link token (email verification, password reset, email change), by its keyed hash.
+#[derive(Debug, Clone)]
+pub struct NewOneTimeToken {
+    pub token_hash: String,
+    pub kind: &'static str,
+    pub user_id: String,
+    /// The address the link goes to: the account's, or the new one of an email change.
+    pub email: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A link token that was just used up.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsedToken {
+    pub user_id: String,
+    pub email: String,
+}
+
+/// A message to deliver; `payload` is sealed by the caller.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub id: String,
+    pub kind: &'static str,
+    pub user_id: Option<String>,
+    pub recipient: String,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+/// A message claimed by one worker until `claimed_until`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ClaimedMail {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub payload: Option<String>,
+    /// Including the attempt this claim is for.
+    pub attempts: i32,
+}
+
+/// The state of the outbox, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub id: String,
+    pub at: i64,
+    pub action: &'static str,
+    pub outcome: &'static str,
+    pub actor_user_id: Option<String>,
+    pub subject_user_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// A keyed hash of the identifier a failed sign-in named, so failures against unknown
+    /// accounts can be grouped without storing the address.
+    pub login_key: Option<String>,
+    /// A small JSON object; never a secret.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: String,
+    pub at: i64,
+    pub action: String,
+    pub outcome: String,
+    pub actor_user_id: Option<String>,
+    pub subject_user_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: String,
+}
+
+/// Filters of the audit list; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Matches the actor or the subject.
+    pub user_id: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// Failed sign-ins from one client address.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FailuresByIp {
+    pub ip: Option<String>,
+    pub failures: i64,
+    /// Distinct accounts (known or not) the address tried.
+    pub accounts: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+/// Failed sign-ins against one account identifier.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FailuresByAccount {
+    pub login_key: String,
+    /// The account, when one exists under the identifier.
+    pub user_id: Option<String>,
+    pub failures: i64,
+    /// Distinct client addresses that tried it.
+    pub ips: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+/// Which sign-in failures to summarise: events of `action` with `outcome` since `since`,
+/// at most `limit` groups.
+pub struct FailureQuery<'a> {
+    pub action: &'a str,
+    pub outcome: &'a str,
+    pub since: i64,
+    pub limit: i64,
 }

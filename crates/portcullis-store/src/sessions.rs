@@ -1,5 +1,7 @@
 use crate::models::Liveness;
-use crate::{NewSession, RefreshOutcome, Result, SessionRow, Store, dispatch};
+use crate::{
+    NewSession, RefreshOutcome, Result, SessionRow, Store, Tx, dispatch, dispatch_write, on_tx,
+};
 
 /// `SELECT` of session columns followed by `$condition` and the liveness test: a session is
 /// live when not revoked, not past its absolute end, and used recently enough.
@@ -14,47 +16,6 @@ macro_rules! live_sessions_where {
 }
 
 impl Store {
-    /// Stores a new session (and its first refresh token) and stamps the user's sign-in.
-    pub async fn create_session(&self, session: &NewSession) -> Result<()> {
-        dispatch!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO sessions
-                    (id, user_id, transport, token_hash, created_at, last_seen_at, expires_at, ip, user_agent)
-                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
-            )
-            .bind(&session.id)
-            .bind(&session.user_id)
-            .bind(&session.transport)
-            .bind(&session.token_hash)
-            .bind(session.now)
-            .bind(session.expires_at)
-            .bind(&session.ip)
-            .bind(&session.user_agent)
-            .execute(&mut *tx)
-            .await?;
-            if let Some((refresh_id, refresh_hash)) = &session.refresh {
-                sqlx::query(
-                    "INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(refresh_id)
-                .bind(&session.id)
-                .bind(refresh_hash)
-                .bind(session.now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-                .bind(&session.user_id)
-                .bind(session.now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
     /// The session with this id, if it is live.
     pub async fn live_session(&self, id: &str, live: Liveness) -> Result<Option<SessionRow>> {
         self.live_session_where(live_sessions_where!("id = $1"), id, live)
@@ -111,7 +72,7 @@ impl Store {
 
     /// Records use of a session, at most once per `min_interval_ms`, so reads stay reads.
     pub async fn touch_session(&self, id: &str, now: i64, min_interval_ms: i64) -> Result<()> {
-        dispatch!(self, pool => {
+        dispatch_write!(self, pool => {
             sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $3")
                 .bind(id)
                 .bind(now)
@@ -134,49 +95,96 @@ impl Store {
                 .await?
         }))
     }
+}
 
-    /// Revokes one session of one user; false when no such live session belongs to them.
-    pub async fn revoke_session(&self, user_id: &str, session_id: &str, now: i64) -> Result<bool> {
-        let affected = dispatch!(self, pool => {
+impl Tx {
+    /// Stores a new session (and its first refresh token) and stamps the user's sign-in.
+    pub async fn create_session(&mut self, session: &NewSession) -> Result<()> {
+        on_tx!(self, tx => {
             sqlx::query(
-                "UPDATE sessions SET revoked_at = $3
-                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                "INSERT INTO sessions
+                    (id, user_id, transport, token_hash, created_at, last_seen_at, expires_at, ip, user_agent)
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
             )
-            .bind(session_id)
-            .bind(user_id)
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            .bind(&session.id)
+            .bind(&session.user_id)
+            .bind(&session.transport)
+            .bind(&session.token_hash)
+            .bind(session.now)
+            .bind(session.expires_at)
+            .bind(&session.ip)
+            .bind(&session.user_agent)
+            .execute(&mut **tx)
+            .await?;
+            if let Some((refresh_id, refresh_hash)) = &session.refresh {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(refresh_id)
+                .bind(&session.id)
+                .bind(refresh_hash)
+                .bind(session.now)
+                .execute(&mut **tx)
+                .await?;
+            }
+            sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+                .bind(&session.user_id)
+                .bind(session.now)
+                .execute(&mut **tx)
+                .await?;
         });
-        Ok(affected > 0)
+        Ok(())
     }
 
-    /// Revokes every session of the user except `keep`; returns how many ended.
+    /// Revokes one session of one user; false when no such live session belongs to them.
+    pub async fn revoke_session(
+        &mut self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<bool> {
+        const SQL: &str = "UPDATE sessions SET revoked_at = $3
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
+        Ok(on_tx!(self, tx => {
+            sqlx::query(SQL)
+                .bind(session_id)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+                > 0
+        }))
+    }
+
+    /// Revokes every session of the user except `keep`; returns how many ended. Their
+    /// refresh tokens die with them: a refresh needs a live session.
     pub async fn revoke_sessions_of(
-        &self,
+        &mut self,
         user_id: &str,
         keep: Option<&str>,
         now: i64,
     ) -> Result<u64> {
-        Ok(dispatch!(self, pool => {
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $3
-                 WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)",
-            )
-            .bind(user_id)
-            .bind(keep)
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
+        const SQL: &str = "UPDATE sessions SET revoked_at = $3
+             WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)";
+        Ok(on_tx!(self, tx => {
+            sqlx::query(SQL)
+                .bind(user_id)
+                .bind(keep)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
         }))
     }
 
     /// Uses a refresh token once. The conditional update is the lock: of many concurrent
     /// calls with one token exactly one sees `used_at IS NULL`, so the family never forks.
+    /// Commit after `Rotated` and `ReusedSessionRevoked`; the other outcomes changed nothing
+    /// worth keeping, so drop the transaction.
     pub async fn rotate_refresh_token(
-        &self,
+        &mut self,
         token_hash: &str,
         child: (&str, &str),
         live: Liveness,
@@ -184,8 +192,7 @@ impl Store {
     ) -> Result<RefreshOutcome> {
         let (child_id, child_hash) = child;
         const LIVE_SESSION: &str = live_sessions_where!("id = $1");
-        dispatch!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_tx!(self, tx => {
             let claimed: Option<(String, String)> = sqlx::query_as(
                 "UPDATE refresh_tokens SET used_at = $2
                  WHERE token_hash = $1 AND used_at IS NULL
@@ -193,7 +200,7 @@ impl Store {
             )
             .bind(token_hash)
             .bind(live.now)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
 
             if let Some((parent_id, session_id)) = claimed {
@@ -201,10 +208,9 @@ impl Store {
                     .bind(&session_id)
                     .bind(live.now)
                     .bind(live.idle_cutoff)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
                 let Some(session) = session else {
-                    tx.rollback().await?;
                     return Ok(RefreshOutcome::Invalid);
                 };
                 sqlx::query(
@@ -216,14 +222,13 @@ impl Store {
                 .bind(&parent_id)
                 .bind(child_hash)
                 .bind(live.now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
                     .bind(&session_id)
                     .bind(live.now)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
-                tx.commit().await?;
                 return Ok(RefreshOutcome::Rotated(SessionRow { last_seen_at: live.now, ..session }));
             }
 
@@ -233,22 +238,19 @@ impl Store {
                  WHERE r.token_hash = $1",
             )
             .bind(token_hash)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             let Some((session_id, Some(used_at), user_id)) = used else {
-                tx.rollback().await?;
                 return Ok(RefreshOutcome::Invalid);
             };
             if live.now - used_at <= grace_ms {
-                tx.rollback().await?;
                 return Ok(RefreshOutcome::ReusedWithinGrace { session_id, user_id });
             }
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(&session_id)
                 .bind(live.now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
-            tx.commit().await?;
             Ok(RefreshOutcome::ReusedSessionRevoked { session_id, user_id })
         })
     }

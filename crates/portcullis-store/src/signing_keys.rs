@@ -1,4 +1,4 @@
-use crate::{NewSigningKey, Result, SigningKeyRow, Store, dispatch};
+use crate::{NewSigningKey, Result, SigningKeyRow, Store, dispatch, on_tx};
 
 impl Store {
     /// Every stored signing key, newest first.
@@ -15,11 +15,11 @@ impl Store {
 
     /// Retires every active key and, when given, makes `new` the active one, atomically.
     pub async fn rotate_signing_key(&self, new: Option<&NewSigningKey>, now: i64) -> Result<()> {
-        dispatch!(self, pool => {
-            let mut tx = pool.begin().await?;
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, tx => {
             sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             if let Some(key) = new {
                 sqlx::query(
@@ -31,11 +31,10 @@ impl Store {
                 .bind(&key.private_key)
                 .bind(&key.public_jwk)
                 .bind(key.now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
-            tx.commit().await?;
         });
-        Ok(())
+        tx.commit().await
     }
 }

@@ -1,9 +1,12 @@
 use crate::error::map_unique;
-use crate::{NewUser, ProfileChange, Result, Store, StoreError, UserFilter, UserRow, dispatch};
+use crate::{
+    NewUser, Page, Result, RoleChange, Store, Tx, UserChange, UserFilter, UserRow, dispatch, on_tx,
+};
 
 macro_rules! user_columns {
     () => {
-        "u.id, u.email, u.email_verified, u.name, u.username, u.image, u.role, u.banned, u.created_at, u.last_login_at"
+        "u.id, u.email, u.email_verified, u.name, u.username, u.image, u.role, u.banned,
+         u.ban_reason, u.ban_expires_at, u.created_at, u.last_login_at"
     };
 }
 
@@ -19,6 +22,8 @@ macro_rules! user_with_password_where {
     };
 }
 
+const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1");
+
 #[derive(sqlx::FromRow)]
 struct UserWithHash {
     #[sqlx(flatten)]
@@ -27,44 +32,21 @@ struct UserWithHash {
 }
 
 impl Store {
-    /// Inserts a user and their password credential in one transaction.
-    pub async fn create_user(&self, user: &NewUser) -> Result<UserRow> {
-        dispatch!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO users (id, email, name, role, email_verified, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
-            )
-            .bind(&user.id)
-            .bind(&user.email)
-            .bind(&user.name)
-            .bind(&user.role)
-            .bind(user.email_verified)
-            .bind(user.now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_unique)?;
-            sqlx::query(
-                "INSERT INTO credentials (user_id, password_hash, scheme, updated_at)
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&user.id)
-            .bind(&user.password_hash)
-            .bind(&user.password_scheme)
-            .bind(user.now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
-        self.user_by_id(&user.id)
-            .await?
-            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>> {
+        Ok(dispatch!(self, pool => {
+            sqlx::query_as::<_, UserRow>(USER_BY_ID).bind(id).fetch_optional(pool).await?
+        }))
     }
 
-    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>> {
-        const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1");
+    /// The user with this email, compared case-insensitively.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE lower(u.email) = lower($1)"
+        );
         Ok(dispatch!(self, pool => {
-            sqlx::query_as::<_, UserRow>(SQL).bind(id).fetch_optional(pool).await?
+            sqlx::query_as::<_, UserRow>(SQL).bind(email).fetch_optional(pool).await?
         }))
     }
 
@@ -111,100 +93,29 @@ impl Store {
                 .await?
         }))
     }
-
-    /// Applies the fields present in `change`; `None` when the user does not exist.
-    pub async fn update_profile(
-        &self,
-        id: &str,
-        change: &ProfileChange,
-        now: i64,
-    ) -> Result<Option<UserRow>> {
-        // A flag per field says whether to write it, so one statement serves every patch.
-        dispatch!(self, pool => {
-            sqlx::query(
-                "UPDATE users SET
-                    name = CASE WHEN $2 THEN $3 ELSE name END,
-                    username = CASE WHEN $4 THEN $5 ELSE username END,
-                    image = CASE WHEN $6 THEN $7 ELSE image END,
-                    updated_at = $8
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(change.name.is_some())
-            .bind(change.name.clone().flatten())
-            .bind(change.username.is_some())
-            .bind(change.username.clone().flatten())
-            .bind(change.image.is_some())
-            .bind(change.image.clone().flatten())
-            .bind(now)
-            .execute(pool)
-            .await
-            .map_err(map_unique)?;
-        });
-        self.user_by_id(id).await
-    }
-
-    /// Replaces the password and revokes every other session of the user, atomically.
-    pub async fn change_password(
-        &self,
-        user_id: &str,
-        password_hash: &str,
-        scheme: &str,
-        keep_session: &str,
-        now: i64,
-    ) -> Result<()> {
-        dispatch!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE credentials SET password_hash = $2, scheme = $3, updated_at = $4
-                 WHERE user_id = $1",
-            )
-            .bind(user_id)
-            .bind(password_hash)
-            .bind(scheme)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $3
-                 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
-            )
-            .bind(user_id)
-            .bind(keep_session)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
-        Ok(())
-    }
 }
 
-/// The admin list's condition: `$1` a LIKE pattern (or NULL), `$2` a role, `$3` banned.
+/// The admin list's condition: `$1` a LIKE pattern (or NULL), `$2` a role, `$3` whether a
+/// ban holds at `$4`.
 macro_rules! user_filter {
     () => {
         " WHERE ($1 IS NULL OR lower(u.email) LIKE $1 ESCAPE '\\'
                 OR lower(u.name) LIKE $1 ESCAPE '\\' OR lower(u.username) LIKE $1 ESCAPE '\\')
             AND ($2 IS NULL OR u.role = $2)
-            AND ($3 IS NULL OR u.banned = $3)"
+            AND ($3 IS NULL OR (u.banned AND (u.ban_expires_at IS NULL OR u.ban_expires_at > $4)) = $3)"
     };
 }
 
 impl Store {
     /// One page of users matching `filter`, newest first (a stable order on an index), and
     /// how many match in all.
-    pub async fn list_users(
-        &self,
-        filter: &UserFilter,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<UserRow>, i64)> {
+    pub async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<(Vec<UserRow>, i64)> {
         const PAGE: &str = concat!(
             "SELECT ",
             user_columns!(),
             " FROM users u",
             user_filter!(),
-            " ORDER BY u.created_at DESC, u.id DESC LIMIT $4 OFFSET $5"
+            " ORDER BY u.created_at DESC, u.id DESC LIMIT $5 OFFSET $6"
         );
         const COUNT: &str = concat!("SELECT COUNT(*) FROM users u", user_filter!());
         let pattern = filter.q.as_deref().map(like_pattern);
@@ -213,14 +124,16 @@ impl Store {
                 .bind(&pattern)
                 .bind(&filter.role)
                 .bind(filter.banned)
-                .bind(limit)
-                .bind(offset)
+                .bind(filter.now)
+                .bind(page.limit)
+                .bind(page.offset)
                 .fetch_all(pool)
                 .await?;
             let total: i64 = sqlx::query_scalar(COUNT)
                 .bind(&pattern)
                 .bind(&filter.role)
                 .bind(filter.banned)
+                .bind(filter.now)
                 .fetch_one(pool)
                 .await?;
             (users, total)
@@ -236,4 +149,201 @@ fn like_pattern(q: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_");
     format!("%{escaped}%")
+}
+
+impl Tx {
+    pub async fn user_by_id(&mut self, id: &str) -> Result<Option<UserRow>> {
+        Ok(on_tx!(self, tx => {
+            sqlx::query_as::<_, UserRow>(USER_BY_ID).bind(id).fetch_optional(&mut **tx).await?
+        }))
+    }
+
+    /// Inserts a user and, when given, their password credential.
+    pub async fn create_user(&mut self, user: &NewUser) -> Result<()> {
+        self.insert_user(user, false).await.map(|_| ())
+    }
+
+    /// Inserts a user unless one with the same email exists; true when inserted. Imports
+    /// use it so that running one twice changes nothing.
+    pub async fn create_user_if_absent(&mut self, user: &NewUser) -> Result<bool> {
+        self.insert_user(user, true).await
+    }
+
+    async fn insert_user(&mut self, user: &NewUser, skip_existing: bool) -> Result<bool> {
+        const INSERT: &str = "INSERT INTO users
+                (id, email, name, username, role, email_verified, created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $7
+             WHERE NOT ($8 AND EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($2)))";
+        const CREDENTIAL: &str =
+            "INSERT INTO credentials (user_id, password_hash, scheme, updated_at)
+             VALUES ($1, $2, $3, $4)";
+        on_tx!(self, tx => {
+            let inserted = sqlx::query(INSERT)
+                .bind(&user.id)
+                .bind(&user.email)
+                .bind(&user.name)
+                .bind(&user.username)
+                .bind(&user.role)
+                .bind(user.email_verified)
+                .bind(user.created_at)
+                .bind(skip_existing)
+                .execute(&mut **tx)
+                .await
+                .map_err(map_unique)?
+                .rows_affected()
+                > 0;
+            if let (true, Some(credential)) = (inserted, &user.credential) {
+                sqlx::query(CREDENTIAL)
+                    .bind(&user.id)
+                    .bind(&credential.hash)
+                    .bind(&credential.scheme)
+                    .bind(user.created_at)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(inserted)
+        })
+    }
+
+    /// Applies the fields present in `change`; `None` when the user does not exist.
+    pub async fn update_user(
+        &mut self,
+        id: &str,
+        change: &UserChange,
+        now: i64,
+    ) -> Result<Option<UserRow>> {
+        // A flag per field says whether to write it, so one statement serves every patch.
+        const SQL: &str = "UPDATE users SET
+                name = CASE WHEN $2 THEN $3 ELSE name END,
+                username = CASE WHEN $4 THEN $5 ELSE username END,
+                image = CASE WHEN $6 THEN $7 ELSE image END,
+                email = COALESCE($8, email),
+                email_verified = COALESCE($9, email_verified),
+                updated_at = $10
+             WHERE id = $1";
+        on_tx!(self, tx => {
+            sqlx::query(SQL)
+                .bind(id)
+                .bind(change.name.is_some())
+                .bind(change.name.clone().flatten())
+                .bind(change.username.is_some())
+                .bind(change.username.clone().flatten())
+                .bind(change.image.is_some())
+                .bind(change.image.clone().flatten())
+                .bind(&change.email)
+                .bind(change.email_verified)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(map_unique)?;
+        });
+        self.user_by_id(id).await
+    }
+
+    /// Marks the address verified, if it is still the user's address; false otherwise.
+    pub async fn mark_email_verified(
+        &mut self,
+        user_id: &str,
+        email: &str,
+        now: i64,
+    ) -> Result<bool> {
+        const SQL: &str = "UPDATE users SET email_verified = TRUE, updated_at = $3
+             WHERE id = $1 AND lower(email) = lower($2)";
+        Ok(on_tx!(self, tx => {
+            sqlx::query(SQL).bind(user_id).bind(email).bind(now).execute(&mut **tx).await?.rows_affected() > 0
+        }))
+    }
+
+    /// Replaces (or sets) the user's password credential.
+    pub async fn set_password(
+        &mut self,
+        user_id: &str,
+        hash: &str,
+        scheme: &str,
+        now: i64,
+    ) -> Result<()> {
+        const SQL: &str = "INSERT INTO credentials (user_id, password_hash, scheme, updated_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id) DO UPDATE
+             SET password_hash = excluded.password_hash, scheme = excluded.scheme,
+                 updated_at = excluded.updated_at";
+        on_tx!(self, tx => {
+            sqlx::query(SQL).bind(user_id).bind(hash).bind(scheme).bind(now).execute(&mut **tx).await?;
+        });
+        Ok(())
+    }
+
+    /// Sets the user's role, unless that would leave no admin.
+    pub async fn set_role(&mut self, user_id: &str, role: &str, now: i64) -> Result<RoleChange> {
+        let Some(user) = self.user_by_id(user_id).await? else {
+            return Ok(RoleChange::NotFound);
+        };
+        if user.role == "admin" && role != "admin" && !self.other_admin_exists(user_id).await? {
+            return Ok(RoleChange::LastAdmin);
+        }
+        on_tx!(self, tx => {
+            sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(role)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        });
+        Ok(RoleChange::Changed { from: user.role })
+    }
+
+    /// Whether an admin other than `user_id` exists. The admins' rows are locked first (by a
+    /// no-op update), so two admins demoting each other at once cannot both succeed.
+    pub async fn other_admin_exists(&mut self, user_id: &str) -> Result<bool> {
+        on_tx!(self, tx => {
+            sqlx::query("UPDATE users SET role = role WHERE role = 'admin'")
+                .execute(&mut **tx)
+                .await?;
+            let others: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND id <> $1",
+            )
+            .bind(user_id)
+            .fetch_one(&mut **tx)
+            .await?;
+            Ok(others > 0)
+        })
+    }
+
+    /// Bans the user until `expires_at` (forever when `None`); false when no such user.
+    pub async fn ban_user(
+        &mut self,
+        user_id: &str,
+        reason: &str,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<bool> {
+        const SQL: &str = "UPDATE users SET banned = TRUE, ban_reason = $2, ban_expires_at = $3,
+                updated_at = $4 WHERE id = $1";
+        Ok(on_tx!(self, tx => {
+            sqlx::query(SQL).bind(user_id).bind(reason).bind(expires_at).bind(now)
+                .execute(&mut **tx).await?.rows_affected() > 0
+        }))
+    }
+
+    /// Lifts a ban; false when no such user.
+    pub async fn unban_user(&mut self, user_id: &str, now: i64) -> Result<bool> {
+        const SQL: &str = "UPDATE users SET banned = FALSE, ban_reason = NULL,
+                ban_expires_at = NULL, updated_at = $2 WHERE id = $1";
+        Ok(on_tx!(self, tx => {
+            sqlx::query(SQL).bind(user_id).bind(now).execute(&mut **tx).await?.rows_affected() > 0
+        }))
+    }
+
+    /// Deletes the user; their credential, sessions, refresh tokens, link tokens and queued
+    /// mail go with them (foreign keys cascade). Audit events keep the bare id.
+    pub async fn delete_user(&mut self, user_id: &str) -> Result<bool> {
+        Ok(on_tx!(self, tx => {
+            sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+                > 0
+        }))
+    }
 }

@@ -19,7 +19,7 @@ async fn sqlite() -> Store {
 
 async fn columns(store: &Store) -> BTreeSet<(String, String)> {
     let rows: Vec<(String, String)> = match store {
-        Store::Sqlite(pool) => sqlx::query_as(
+        Store::Sqlite { read: pool, .. } => sqlx::query_as(
             "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
         )
