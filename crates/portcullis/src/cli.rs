@@ -5,8 +5,11 @@ use clap::{Parser, Subcommand};
 use anyhow::bail;
 use portcullis_core::password_hash::ARGON2ID;
 use portcullis_core::{Clock, Email, Password, PasswordHasher, SystemClock, UserId};
-use portcullis_store::{NewUser, StoreError};
+use portcullis_store::{Credential, NewUser, StoreError};
+use serde_json::json;
 
+use crate::audit::{Action, AuditEvent};
+use crate::auth::ClientInfo;
 use crate::config::{Config, Mode};
 use crate::http::time::rfc3339;
 use crate::keys::{Signer, key_state};
@@ -185,23 +188,34 @@ async fn create_admin(config: &Config, email: &str) -> anyhow::Result<()> {
     let store = startup::connect(config).await?;
     startup::ensure_schema(&store, config.env == Mode::Development).await?;
     let hash = PasswordHasher::new(config.hash_params())?.hash(&password)?;
-    let user = store
-        .create_user(&NewUser {
-            id: UserId::new().to_string(),
-            email: email.as_str().to_owned(),
-            name: None,
-            role: "admin".into(),
-            // The operator vouches for the address they typed.
-            email_verified: true,
-            password_hash: hash,
-            password_scheme: ARGON2ID.into(),
-            now: SystemClock.now_ms(),
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::EmailTaken => anyhow::anyhow!("{email} is already registered"),
-            other => other.into(),
-        })?;
-    println!("created admin {} ({})", user.email, user.id);
+    let id = UserId::new().to_string();
+    let now = SystemClock.now_ms();
+    let mut tx = store.begin().await?;
+    tx.create_user(&NewUser {
+        id: id.clone(),
+        email: email.as_str().to_owned(),
+        name: None,
+        username: None,
+        role: "admin".into(),
+        // The operator vouches for the address they typed.
+        email_verified: true,
+        credential: Some(Credential {
+            hash,
+            scheme: ARGON2ID.into(),
+        }),
+        created_at: now,
+    })
+    .await
+    .map_err(|e| match e {
+        StoreError::EmailTaken => anyhow::anyhow!("{email} is already registered"),
+        other => other.into(),
+    })?;
+    let event = AuditEvent::new(Action::UserRegistered, &ClientInfo::default())
+        .subject(&id)
+        .detail(json!({ "source": "cli", "role": "admin" }));
+    tx.record_audit(&event.to_row(now)).await?;
+    tx.commit().await?;
+    event.emit();
+    println!("created admin {email} ({id})");
     Ok(())
 }

@@ -9,6 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use ipnet::IpNet;
+use lettre::Address;
+use lettre::message::Mailbox;
 use portcullis_core::{HashParams, PasswordPolicy};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
@@ -83,6 +85,42 @@ pub struct Config {
     pub database_max_connections: u32,
     /// `json` or `pretty`; defaults to pretty in development, JSON in production.
     pub log_format: Option<String>,
+    /// Serve `/metrics` on this address only (instead of the main listener).
+    pub metrics_addr: Option<SocketAddr>,
+    /// The sender of every message, e.g. `Example <no-reply@example.com>`; defaults to the
+    /// product name at `no-reply@` the public URL's host.
+    pub mail_from: Option<String>,
+    /// Delivery attempts before a message is given up.
+    pub mail_max_attempts: u32,
+    /// Wait before the second attempt; it doubles with each attempt up to `mail_retry_max`.
+    #[serde(deserialize_with = "duration")]
+    pub mail_retry_base: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub mail_retry_max: Duration,
+    /// How often each node looks for mail queued by other nodes.
+    #[serde(deserialize_with = "duration")]
+    pub mail_poll_interval: Duration,
+    /// At most one verification or reset mail per account in this window.
+    #[serde(deserialize_with = "duration")]
+    pub mail_cooldown: Duration,
+    /// Where verification and email-change links point (`?token=` is appended); defaults
+    /// to the hosted page `/verify-email`.
+    pub verify_email_url: Option<String>,
+    /// Where reset links point; defaults to the hosted page `/reset-password`.
+    pub reset_password_url: Option<String>,
+    /// Lifetime of verification and email-change links.
+    #[serde(deserialize_with = "duration")]
+    pub verify_token_ttl: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub reset_token_ttl: Duration,
+    /// Refuse sign-in until the email is verified; defaults to true in production only.
+    pub require_email_verification: Option<bool>,
+    /// Audit events older than this are deleted.
+    #[serde(deserialize_with = "duration")]
+    pub audit_retention: Duration,
+    /// How often expired tokens, old audit events and settled mail are pruned.
+    #[serde(deserialize_with = "duration")]
+    pub prune_interval: Duration,
 }
 
 impl Default for Config {
@@ -127,6 +165,20 @@ impl Default for Config {
             hsts: false,
             database_max_connections: 16,
             log_format: None,
+            metrics_addr: None,
+            mail_from: None,
+            mail_max_attempts: 10,
+            mail_retry_base: Duration::from_secs(30),
+            mail_retry_max: Duration::from_secs(3600),
+            mail_poll_interval: Duration::from_secs(5),
+            mail_cooldown: Duration::from_secs(60),
+            verify_email_url: None,
+            reset_password_url: None,
+            verify_token_ttl: Duration::from_secs(24 * 3600),
+            reset_token_ttl: Duration::from_secs(30 * 60),
+            require_email_verification: None,
+            audit_retention: Duration::from_secs(180 * 86_400),
+            prune_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -235,7 +287,78 @@ impl Config {
                 "PORTCULLIS_SESSION_IDLE_TIMEOUT must not exceed PORTCULLIS_SESSION_LIFETIME",
             );
         }
+        self.validate_mail()
+    }
+
+    fn validate_mail(&self) -> Result<(), ConfigError> {
+        let fail = |msg: &str| Err(ConfigError(msg.to_owned()));
+        if let Some(url) = &self.smtp_url {
+            crate::mail::transport::smtp_builder(url.expose_secret())
+                .map_err(|e| ConfigError(format!("PORTCULLIS_SMTP_URL: {e}")))?;
+        }
+        self.mail_from()?;
+        for (name, url) in [
+            ("PORTCULLIS_VERIFY_EMAIL_URL", &self.verify_email_url),
+            ("PORTCULLIS_RESET_PASSWORD_URL", &self.reset_password_url),
+        ] {
+            if url
+                .as_deref()
+                .is_some_and(|u| origin_of(u).is_none() || !u.starts_with("http"))
+            {
+                return Err(ConfigError(format!(
+                    "{name} must be an absolute http(s) URL"
+                )));
+            }
+        }
+        if self.mail_max_attempts == 0 {
+            return fail("PORTCULLIS_MAIL_MAX_ATTEMPTS must be at least 1");
+        }
+        if self.verify_token_ttl.is_zero() || self.reset_token_ttl.is_zero() {
+            return fail(
+                "link lifetimes (PORTCULLIS_VERIFY_TOKEN_TTL, PORTCULLIS_RESET_TOKEN_TTL) must be positive",
+            );
+        }
         Ok(())
+    }
+
+    pub fn require_email_verification(&self) -> bool {
+        self.require_email_verification
+            .unwrap_or(self.env == Mode::Production)
+    }
+
+    /// The sender of every message.
+    pub fn mail_from(&self) -> Result<Mailbox, ConfigError> {
+        let bad = |_| {
+            ConfigError(
+                "PORTCULLIS_MAIL_FROM must be an address like `Example <no-reply@example.com>`"
+                    .into(),
+            )
+        };
+        match &self.mail_from {
+            Some(raw) => raw.parse().map_err(bad),
+            None => {
+                let host = origin_of(&self.public_url)
+                    .and_then(|o| o.split("://").nth(1).map(str::to_owned))
+                    .unwrap_or_default();
+                let host = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+                Address::new("no-reply", host)
+                    .map(|address| Mailbox::new(Some(self.product_name.clone()), address))
+                    .map_err(bad)
+            }
+        }
+    }
+
+    /// Where a link of this kind points, before its `token` parameter.
+    pub fn verify_email_url(&self) -> String {
+        self.verify_email_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/verify-email", self.issuer()))
+    }
+
+    pub fn reset_password_url(&self) -> String {
+        self.reset_password_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/reset-password", self.issuer()))
     }
 
     pub fn password_policy(&self) -> PasswordPolicy {
@@ -373,6 +496,38 @@ impl Config {
                 self.body_limit_bytes.to_string(),
             ),
             ("PORTCULLIS_HSTS", self.hsts().to_string()),
+            (
+                "PORTCULLIS_METRICS_ADDR",
+                self.metrics_addr
+                    .map_or("(unset: /metrics on the main address)".into(), |a| {
+                        a.to_string()
+                    }),
+            ),
+            (
+                "PORTCULLIS_MAIL_FROM",
+                self.mail_from().map_or_else(|e| e.0, |m| m.to_string()),
+            ),
+            (
+                "PORTCULLIS_MAIL_*",
+                format!(
+                    "{} attempts, retry after {} doubling to {}, poll {}, cooldown {}",
+                    self.mail_max_attempts,
+                    dur(self.mail_retry_base),
+                    dur(self.mail_retry_max),
+                    dur(self.mail_poll_interval),
+                    dur(self.mail_cooldown)
+                ),
+            ),
+            ("PORTCULLIS_VERIFY_EMAIL_URL", self.verify_email_url()),
+            ("PORTCULLIS_RESET_PASSWORD_URL", self.reset_password_url()),
+            ("PORTCULLIS_VERIFY_TOKEN_TTL", dur(self.verify_token_ttl)),
+            ("PORTCULLIS_RESET_TOKEN_TTL", dur(self.reset_token_ttl)),
+            (
+                "PORTCULLIS_REQUIRE_EMAIL_VERIFICATION",
+                self.require_email_verification().to_string(),
+            ),
+            ("PORTCULLIS_AUDIT_RETENTION", dur(self.audit_retention)),
+            ("PORTCULLIS_PRUNE_INTERVAL", dur(self.prune_interval)),
         ]
     }
 

@@ -18,6 +18,16 @@ pub const REFRESHES: &str = "portcullis_refreshes_total";
 pub const HASH_QUEUE: &str = "portcullis_hash_queue_depth";
 pub const HASH_REJECTIONS: &str = "portcullis_hash_rejections_total";
 pub const ACTIVE_SESSIONS: &str = "portcullis_active_sessions";
+pub const AUDIT_EVENTS: &str = "portcullis_audit_events_total";
+pub const MAIL_SENT: &str = "portcullis_mail_sent_total";
+/// Failed delivery attempts; `final="true"` when the message was given up.
+pub const MAIL_FAILURES: &str = "portcullis_mail_failures_total";
+pub const MAIL_PENDING: &str = "portcullis_mail_outbox_pending";
+pub const MAIL_FAILED: &str = "portcullis_mail_outbox_failed";
+
+/// Marks requests that arrived on the separate metrics listener (`PORTCULLIS_METRICS_ADDR`).
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsListener;
 
 /// The process-wide recorder (metrics are global; several servers in one test process share it).
 pub fn handle() -> &'static PrometheusHandle {

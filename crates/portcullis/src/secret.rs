@@ -19,6 +19,7 @@ use crate::config::{Config, decode_secret};
 pub struct DerivedKeys {
     pub token_hasher: TokenHasher,
     pub key_encryption: [u8; 32],
+    pub mail_encryption: [u8; 32],
 }
 
 impl DerivedKeys {
@@ -26,6 +27,7 @@ impl DerivedKeys {
         Self {
             token_hasher: TokenHasher::new(derive(secret, b"portcullis/v1/token-hash")),
             key_encryption: derive(secret, b"portcullis/v1/signing-key-encryption"),
+            mail_encryption: derive(secret, b"portcullis/v1/mail-encryption"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `Application::build(config)` → a bound listener, `port()`, `run_until_stopped()`.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use axum::{Extension, Router, middleware};
 use portcullis_core::{Clock, PasswordHasher, SystemClock};
 use portcullis_store::{Drift, PoolOptions, Store};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -26,8 +28,13 @@ use crate::http::cookies::CookieSettings;
 use crate::http::error::{method_not_allowed, not_found};
 use crate::http::middleware::{Hsts, RequestId, request_id, screen_methods, security_headers};
 use crate::http::{ApiError, csrf};
+use crate::janitor::Janitor;
 use crate::jwt::AccessTokens;
 use crate::keys::{KeySettings, Keys, PrivateKey, Signer, SigningAlg};
+use crate::mail::Mailer;
+use crate::mail::delivery::{Delivery, Retry};
+use crate::mail::transport::Transport;
+use crate::metrics::MetricsListener;
 use crate::secret::{DerivedKeys, load_secret};
 use crate::state::millis;
 use crate::state::{AppState, Inner};
@@ -50,9 +57,14 @@ impl Default for BuildOptions {
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` alone, when `PORTCULLIS_METRICS_ADDR` gives it an address of its own.
+    metrics: Option<(TcpListener, Router)>,
     router: Router,
     store: Store,
     reloader: tokio::task::JoinHandle<()>,
+    /// Background work (mail delivery, pruning) that finishes its step when told to stop.
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    stop: watch::Sender<bool>,
 }
 
 impl Application {
@@ -82,6 +94,26 @@ impl Application {
             secs(config.jwt_leeway),
         );
         let hasher = PasswordHasher::new(config.hash_params())?;
+        let mailer = Arc::new(Mailer::new(&config, derived.mail_encryption)?);
+        let (stop, stopped) = watch::channel(false);
+        let delivery = Delivery {
+            store: store.clone(),
+            mailer: mailer.clone(),
+            transport: Transport::from_config(&config)?,
+            clock: options.clock.clone(),
+            retry: Retry::from_config(&config),
+            poll_interval: config.mail_poll_interval,
+        };
+        let janitor = Janitor {
+            store: store.clone(),
+            clock: options.clock.clone(),
+            interval: config.prune_interval,
+            audit_retention: config.audit_retention,
+        };
+        let workers = vec![
+            tokio::spawn(delivery.run(stopped.clone())),
+            tokio::spawn(janitor.run(stopped)),
+        ];
         let state = AppState::new(Inner {
             hash_pool: HashPool::new(hasher, config.hash_workers(), config.hash_queue()),
             token_hasher: derived.token_hasher,
@@ -93,20 +125,26 @@ impl Application {
             origins: config.origins(),
             trusted_proxies: config.trusted_proxy_nets()?,
             policy: config.password_policy(),
+            mailer,
             clock: options.clock,
             tokens,
             store: store.clone(),
             config,
         });
-        let listener = TcpListener::bind(state.config.addr)
-            .await
-            .with_context(|| format!("binding {}", state.config.addr))?;
+        let listener = bind(state.config.addr).await?;
+        let metrics = match state.config.metrics_addr {
+            Some(addr) => Some((bind(addr).await?, metrics_router(state.clone()))),
+            None => None,
+        };
         let router = router(state)?;
         Ok(Self {
             reloader,
             listener,
+            metrics,
             router,
             store,
+            workers,
+            stop,
         })
     }
 
@@ -114,20 +152,52 @@ impl Application {
         self.listener.local_addr().map_or(0, |a| a.port())
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    /// The port of the separate metrics listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let (listener, _) = self.metrics.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests and the background
+    /// workers' current steps finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, backend = self.store.backend(), "listening");
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let (stopping, _) = watch::channel(false);
+        let serve = |listener: TcpListener, router: Router| {
+            let mut stopping = stopping.subscribe();
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopping.changed().await;
+            })
+            .into_future()
+        };
+        let main = tokio::spawn(serve(self.listener, self.router));
+        let metrics = self
+            .metrics
+            .map(|(listener, router)| tokio::spawn(serve(listener, router)));
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+        for server in std::iter::once(main).chain(metrics) {
+            server.await.map_err(std::io::Error::other)??;
+        }
+        let _ = self.stop.send(true);
+        for worker in self.workers {
+            let _ = worker.await;
+        }
         self.reloader.abort();
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
 }
 
 /// The signing-key settings the configuration describes; reads the key file, if any.
@@ -220,6 +290,15 @@ fn router(state: AppState) -> anyhow::Result<Router> {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(middleware::from_fn(request_id)))
+}
+
+/// The router of the separate metrics listener: `/metrics` and nothing else.
+fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(crate::api::prometheus))
+        .layer(Extension(MetricsListener))
+        .fallback(not_found)
+        .with_state(state)
 }
 
 /// CORS for allow-listed origins only, exactly, with credentials; never `*` or `null`.

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::hash_pool::HashPool;
 use crate::http::cookies::CookieSettings;
 use crate::jwt::AccessTokens;
+use crate::mail::Mailer;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -26,6 +27,7 @@ pub struct Inner {
     pub origins: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
     pub policy: PasswordPolicy,
+    pub mailer: Arc<Mailer>,
 }
 
 impl AppState {

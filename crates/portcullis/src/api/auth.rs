@@ -3,18 +3,21 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::password_hash::ARGON2ID;
 use portcullis_core::{Email, Password, PlainToken, UserId};
 use portcullis_store::{NewUser, UserRow};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::validate::{self, Violations};
 use super::views::{SessionView, UserView};
-use crate::auth::service::{self, Credentials, LoginName};
+use crate::audit::{Action, AuditEvent, Outcome};
+use crate::auth::links::{self, Link};
+use crate::auth::service::{self, Credentials, LoginName, Verdict};
 use crate::auth::{Auth, ClientInfo, SessionGrant, Transport};
+use crate::change::{self, Change};
 use crate::http::error::Problem;
 use crate::http::{ApiError, ApiResult, Json, csrf};
 use crate::state::AppState;
@@ -47,6 +50,12 @@ pub struct LoginRequest {
     password: String,
     #[serde(default)]
     transport: Transport,
+}
+
+/// A new account that must verify its email before signing in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registered {
+    user: UserView,
 }
 
 /// The signed-in user and session; bearer sign-ins add the tokens.
@@ -85,10 +94,11 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
-/// Create an account and sign in.
+/// Create an account and sign in (or, where email verification is required before sign-in,
+/// only create it). A verification link goes to the address either way.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
-        (status = 201, body = AuthResponse, description = "Account created and signed in"),
+        (status = 201, body = AuthResponse, description = "Account created and signed in; `{user}` alone where verification is required first"),
         (status = 403, body = Problem, description = "`registration_disabled` or `csrf_failed`"),
         (status = 409, body = Problem, description = "`email_taken`"),
         (status = 422, body = Problem, description = "`validation_failed`"),
@@ -121,26 +131,41 @@ async fn register(
     let (Some(email), Some(password), Some(name)) = (email, password, name) else {
         return Err(violations.into_error());
     };
-    let password_hash = state
-        .hash_pool
-        .run(move |hasher| hasher.hash(&password))
-        .await??;
-    let user = state
-        .store
+    let credential = service::hash_password(&state, password).await?;
+    let id = UserId::new().to_string();
+    let mut change = Change::begin(&state).await?;
+    change
         .create_user(&NewUser {
-            id: UserId::new().to_string(),
+            id: id.clone(),
             email: email.as_str().to_owned(),
             name,
+            username: None,
             role: state.config.default_role.clone(),
             email_verified: false,
-            password_hash,
-            password_scheme: ARGON2ID.into(),
-            now: state.now(),
+            credential: Some(credential),
+            created_at: state.now(),
         })
         .await?;
-    tracing::info!(action = "user.registered", user_id = %user.id, "user registered");
+    let user = change.user_by_id(&id).await?.ok_or(ApiError::NotFound)?;
+    change
+        .audit(AuditEvent::by_user(Action::UserRegistered, &client, &id))
+        .await?;
+    links::send_link(&state, &mut change, Link::VerifyEmail, &id, &user.email).await?;
+    change
+        .audit(AuditEvent::by_user(
+            Action::EmailVerificationSent,
+            &client,
+            &id,
+        ))
+        .await?;
     metrics::counter!(crate::metrics::REGISTRATIONS).increment(1);
-    let grant = service::start_session(&state, &user, body.transport, client).await?;
+    if state.config.require_email_verification() {
+        change.commit().await?;
+        let user = UserView::new(user, state.now());
+        return Ok((StatusCode::CREATED, axum::Json(Registered { user })).into_response());
+    }
+    let grant = service::start_session(&state, &mut change, &user, body.transport, &client).await?;
+    change.commit().await?;
     Ok(signed_in(&state, StatusCode::CREATED, user, grant))
 }
 
@@ -149,7 +174,7 @@ async fn register(
     responses(
         (status = 200, body = AuthResponse, description = "Signed in; cookie transport sets cookies instead of returning tokens"),
         (status = 401, body = Problem, description = "`invalid_credentials`"),
-        (status = 403, body = Problem, description = "`user_banned` (after a correct password) or `csrf_failed`"),
+        (status = 403, body = Problem, description = "`user_banned` or `email_not_verified` (only after a correct password), or `csrf_failed`"),
         (status = 422, body = Problem, description = "`validation_failed`"),
         (status = 503, body = Problem, description = "`overloaded`"),
     ))]
@@ -160,42 +185,77 @@ async fn login(
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     csrf::check_origin(&headers, &state.origins)?;
-    let login = match (&body.email, &body.username) {
-        (Some(email), None) => LoginName::Email(email.trim()),
-        (None, Some(username)) => LoginName::Username(username.trim()),
+    let (login, identifier) = match (&body.email, &body.username) {
+        (Some(email), None) => (LoginName::Email(email.trim()), email.trim()),
+        (None, Some(username)) => (LoginName::Username(username.trim()), username.trim()),
         _ => return Err(ApiError::field("email", "required")),
     };
     let password = Password::for_verification(&body.password)
         .map_err(|rule| ApiError::field("password", rule.code()))?;
-    let outcome = |label: &'static str| {
-        metrics::counter!(crate::metrics::LOGINS, "outcome" => label).increment(1)
+    let failed = |outcome: Outcome, reason: &'static str, user: Option<&UserRow>| {
+        metrics::counter!(crate::metrics::LOGINS, "outcome" => reason).increment(1);
+        let mut event = AuditEvent::new(Action::LoginFailed, &client)
+            .outcome(outcome)
+            .login_key(login_key(&state, identifier))
+            .detail(json!({ "reason": reason }));
+        if let Some(user) = user {
+            event = event.subject(&user.id);
+        }
+        change::record(&state, event)
     };
-    let user = match service::check_password(&state, login, password).await {
-        Ok(user) => user,
-        Err(err) => {
-            if matches!(err, ApiError::InvalidCredentials) {
-                tracing::info!(action = "user.login_failed", ip = ?client.ip, "sign-in failed");
-                outcome("invalid_credentials");
-            }
-            return Err(err);
+    let (user, rehash) = match service::check_password(&state, login, password).await? {
+        Verdict::Valid { user, rehash } => (user, rehash),
+        Verdict::Invalid { user } => {
+            failed(Outcome::Failure, "invalid_credentials", user.as_ref()).await?;
+            return Err(ApiError::InvalidCredentials);
         }
     };
-    if user.banned {
-        outcome("banned");
+    if user.is_banned(state.now()) {
+        failed(Outcome::Denied, "banned", Some(&user)).await?;
         return Err(ApiError::Forbidden("user_banned", "this account is banned"));
     }
-    outcome("success");
-    tracing::info!(action = "user.login_succeeded", user_id = %user.id, "signed in");
-    let grant = service::start_session(&state, &user, body.transport, client).await?;
+    if state.config.require_email_verification() && !user.email_verified {
+        failed(Outcome::Denied, "email_not_verified", Some(&user)).await?;
+        return Err(ApiError::Forbidden(
+            "email_not_verified",
+            "verify your email address before signing in",
+        ));
+    }
+    let mut change = Change::begin(&state).await?;
+    if let Some(credential) = &rehash {
+        change
+            .set_password(&user.id, &credential.hash, &credential.scheme, state.now())
+            .await?;
+    }
+    let grant = service::start_session(&state, &mut change, &user, body.transport, &client).await?;
+    let event = AuditEvent::by_user(Action::LoginSucceeded, &client, &user.id).detail(json!({
+        "session_id": grant.session.id,
+        "transport": body.transport.as_str(),
+        "password_rehashed": rehash.is_some(),
+    }));
+    change.audit(event).await?;
+    change.commit().await?;
+    metrics::counter!(crate::metrics::LOGINS, "outcome" => "success").increment(1);
     Ok(signed_in(&state, StatusCode::OK, user, grant))
+}
+
+/// The audit trail's pseudonym for a sign-in identifier: the same for every spelling of one
+/// address, and meaningless without the server secret.
+fn login_key(state: &AppState, identifier: &str) -> String {
+    state
+        .token_hasher
+        .digest("audit_login", &identifier.to_lowercase())
 }
 
 /// The response for a new session: tokens in the body, or cookies.
 fn signed_in(state: &AppState, status: StatusCode, user: UserRow, grant: SessionGrant) -> Response {
-    let user = UserView::from(UserRow {
-        last_login_at: Some(grant.session.created_at),
-        ..user
-    });
+    let user = UserView::new(
+        UserRow {
+            last_login_at: Some(grant.session.created_at),
+            ..user
+        },
+        grant.session.created_at,
+    );
     let current = grant.session.id.clone();
     let session = SessionView::new(grant.session, &current);
     match grant.credentials {
@@ -241,9 +301,11 @@ fn signed_in(state: &AppState, status: StatusCode, user: UserRow, grant: Session
     ))]
 async fn refresh(
     State(state): State<AppState>,
+    client: ClientInfo,
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
-    let (access_token, refresh_token) = service::refresh(&state, &body.refresh_token).await?;
+    let (access_token, refresh_token) =
+        service::refresh(&state, &body.refresh_token, &client).await?;
     Ok(axum::Json(TokenResponse::new(
         &state,
         access_token,
@@ -258,12 +320,19 @@ async fn refresh(
         (status = 401, body = Problem, description = "`unauthenticated`"),
         (status = 403, body = Problem, description = "`csrf_failed`"),
     ))]
-async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
-    state
-        .store
+async fn logout(
+    State(state): State<AppState>,
+    auth: Auth,
+    client: ClientInfo,
+) -> ApiResult<Response> {
+    let mut change = Change::begin(&state).await?;
+    change
         .revoke_session(&auth.user.id, &auth.session.id, state.now())
         .await?;
-    tracing::info!(action = "user.logout", user_id = %auth.user.id, session_id = %auth.session.id, "signed out");
+    let event = AuditEvent::by_user(Action::Logout, &client, &auth.user.id)
+        .detail(json!({ "session_id": auth.session.id }));
+    change.audit(event).await?;
+    change.commit().await?;
     Ok(match auth.transport {
         Transport::Cookie => (StatusCode::NO_CONTENT, state.cookies.clear()).into_response(),
         Transport::Bearer => StatusCode::NO_CONTENT.into_response(),

@@ -2,20 +2,22 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use portcullis_core::Email;
-use portcullis_core::Password;
-use portcullis_core::password_hash::ARGON2ID;
-use portcullis_store::ProfileChange;
-use serde::{Deserialize, Deserializer};
+use portcullis_core::{Email, Password};
+use portcullis_store::UserChange;
+use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::validate::{self, Violations};
 use super::views::UserView;
-use crate::auth::Auth;
+use crate::audit::{Action, AuditEvent};
+use crate::auth::{Auth, ClientInfo, service};
+use crate::change::Change;
 use crate::http::error::Problem;
 use crate::http::{ApiError, ApiResult, Json};
+use crate::mail::Letter;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,20 +31,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "validate::present")]
     #[schema(value_type = Option<String>)]
     name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "validate::present")]
     #[schema(value_type = Option<String>)]
     username: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "validate::present")]
     #[schema(value_type = Option<String>)]
     image: Option<Option<String>>,
-}
-
-/// Marks a field as present, whether its value is `null` or not.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,8 +52,8 @@ pub struct PasswordChange {
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/auth/me", tag = "me",
     responses((status = 200, body = UserView), (status = 401, body = Problem)))]
-async fn get_me(auth: Auth) -> axum::Json<UserView> {
-    axum::Json(auth.user.into())
+async fn get_me(State(state): State<AppState>, auth: Auth) -> axum::Json<UserView> {
+    axum::Json(UserView::new(auth.user, state.now()))
 }
 
 /// Update `name`, `username` or `image`.
@@ -73,27 +70,22 @@ async fn patch_me(
     Json(patch): Json<ProfilePatch>,
 ) -> ApiResult<axum::Json<UserView>> {
     let mut violations = Violations::default();
-    let mut checked =
-        |field: &str,
-         value: Option<Option<String>>,
-         rule: fn(&str) -> Result<String, &'static str>| match value {
-            Some(Some(raw)) => violations.check(field, rule(&raw), |code| code).map(Some),
-            absent_or_null => absent_or_null,
-        };
-    let change = ProfileChange {
-        name: checked("name", patch.name, validate::name),
-        username: checked("username", patch.username, validate::username),
-        image: checked("image", patch.image, validate::image),
+    let profile = UserChange {
+        name: violations.optional("name", patch.name, validate::name),
+        username: violations.optional("username", patch.username, validate::username),
+        image: violations.optional("image", patch.image, validate::image),
+        ..UserChange::default()
     };
     if !violations.is_empty() {
         return Err(violations.into_error());
     }
-    let user = state
-        .store
-        .update_profile(&auth.user.id, &change, state.now())
+    let mut change = Change::begin(&state).await?;
+    let user = change
+        .update_user(&auth.user.id, &profile, state.now())
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    Ok(axum::Json(user.into()))
+    change.commit().await?;
+    Ok(axum::Json(UserView::new(user, state.now())))
 }
 
 /// Change the password; every other session of the user is revoked.
@@ -107,6 +99,7 @@ async fn patch_me(
 async fn change_password(
     State(state): State<AppState>,
     auth: Auth,
+    client: ClientInfo,
     Json(body): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     let email = Email::parse(&auth.user.email).ok();
@@ -122,30 +115,23 @@ async fn change_password(
     };
     let current = Password::for_verification(&body.current_password)
         .map_err(|_| ApiError::InvalidCredentials)?;
-    let stored = state
-        .store
-        .password_hash(&auth.user.id)
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
-    let new_hash = state
-        .hash_pool
-        .run(move |hasher| match hasher.verify(&current, &stored) {
-            Ok(true) => hasher.hash(&new_password).map(Some),
-            Ok(false) => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await??
-        .ok_or(ApiError::InvalidCredentials)?;
-    state
-        .store
-        .change_password(
-            &auth.user.id,
-            &new_hash,
-            ARGON2ID,
-            &auth.session.id,
-            state.now(),
-        )
+    service::confirm_password(&state, &auth.user.id, current).await?;
+    let credential = service::hash_password(&state, new_password).await?;
+    let now = state.now();
+    let mut change = Change::begin(&state).await?;
+    change
+        .set_password(&auth.user.id, &credential.hash, &credential.scheme, now)
         .await?;
-    tracing::info!(action = "password.changed", user_id = %auth.user.id, "password changed; other sessions revoked");
+    let revoked = change
+        .revoke_sessions_of(&auth.user.id, Some(&auth.session.id), now)
+        .await?;
+    change.delete_one_time_tokens_of(&auth.user.id).await?;
+    let event = AuditEvent::by_user(Action::PasswordChanged, &client, &auth.user.id)
+        .detail(json!({ "sessions_revoked": revoked }));
+    change.audit(event).await?;
+    change
+        .send(Letter::PasswordChanged, &auth.user.email, &auth.user.id)
+        .await?;
+    change.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

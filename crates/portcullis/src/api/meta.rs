@@ -1,5 +1,6 @@
 //! Liveness, readiness, the public settings a UI needs, and the JWKS.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -13,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::http::client_ip::client_ip;
 use crate::http::{ApiError, ApiResult, bearer_token};
-use crate::metrics;
+use crate::metrics::{self, MetricsListener};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -94,8 +95,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, axum::Json<Readine
 async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig> {
     axum::Json(PublicConfig {
         registration_open: state.config.registration_open,
-        // Email verification is not built yet, so it cannot be required.
-        email_verification_required: false,
+        email_verification_required: state.config.require_email_verification(),
         password_policy: PolicyView {
             min_length: state.policy.min_length,
             max_length: state.policy.max_length,
@@ -111,7 +111,15 @@ async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig
         (status = 200, description = "Prometheus text format", content_type = "text/plain"),
         (status = 401, body = crate::http::error::Problem, description = "not loopback and no valid token"),
     ))]
-async fn prometheus(State(state): State<AppState>, parts: Parts) -> ApiResult<impl IntoResponse> {
+pub async fn prometheus(
+    State(state): State<AppState>,
+    listener: Option<Extension<MetricsListener>>,
+    parts: Parts,
+) -> ApiResult<impl IntoResponse> {
+    // With an address of its own, /metrics is not served on the main listener at all.
+    if state.config.metrics_addr.is_some() && listener.is_none() {
+        return Err(ApiError::NotFound);
+    }
     let allowed = match &state.config.metrics_token {
         Some(token) => bearer_token(&parts.headers)
             .is_some_and(|presented| secrets_equal(presented, token.expose_secret())),
@@ -124,6 +132,9 @@ async fn prometheus(State(state): State<AppState>, parts: Parts) -> ApiResult<im
     let sessions = state.store.count_live_sessions(state.liveness()).await?;
     ::metrics::gauge!(metrics::ACTIVE_SESSIONS).set(sessions as f64);
     ::metrics::gauge!(metrics::HASH_QUEUE).set(state.hash_pool.queue_depth() as f64);
+    let outbox = state.store.outbox_counts().await?;
+    ::metrics::gauge!(metrics::MAIL_PENDING).set(outbox.pending as f64);
+    ::metrics::gauge!(metrics::MAIL_FAILED).set(outbox.failed as f64);
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         metrics::handle().render(),

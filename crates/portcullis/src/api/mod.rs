@@ -4,12 +4,16 @@
 mod admin;
 mod auth;
 pub mod docs;
+mod email;
 mod me;
 mod meta;
+mod password;
 mod sessions;
 mod tokens;
 mod validate;
 mod views;
+
+pub use meta::prometheus;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +27,8 @@ use crate::state::AppState;
     tags(
         (name = "auth", description = "Sign-up, sign-in, refresh, sign-out"),
         (name = "me", description = "The signed-in user"),
+        (name = "email", description = "Email verification and email change"),
+        (name = "password", description = "Password reset by emailed link"),
         (name = "sessions", description = "The signed-in user's sessions"),
         (name = "tokens", description = "Keys, discovery, access tokens for cookie sessions, introspection"),
         (name = "operations", description = "Health and public settings"),
@@ -38,6 +44,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(admin::router())
         .merge(me::router())
+        .merge(email::router())
+        .merge(password::router())
         .merge(sessions::router())
         .merge(meta::router())
         .merge(tokens::router())

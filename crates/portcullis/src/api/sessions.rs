@@ -3,12 +3,15 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views::SessionView;
-use crate::auth::Auth;
+use crate::audit::{Action, AuditEvent};
+use crate::auth::{Auth, ClientInfo};
+use crate::change::Change;
 use crate::http::error::Problem;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -60,16 +63,20 @@ async fn list_sessions(
 async fn revoke_session(
     State(state): State<AppState>,
     auth: Auth,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if !state
-        .store
+    let mut change = Change::begin(&state).await?;
+    if !change
         .revoke_session(&auth.user.id, &id, state.now())
         .await?
     {
         return Err(ApiError::NotFound);
     }
-    tracing::info!(action = "session.revoked", user_id = %auth.user.id, session_id = %id, "session revoked");
+    let event = AuditEvent::by_user(Action::SessionRevoked, &client, &auth.user.id)
+        .detail(json!({ "session_id": id }));
+    change.audit(event).await?;
+    change.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -79,6 +86,7 @@ async fn revoke_session(
 async fn revoke_sessions(
     State(state): State<AppState>,
     auth: Auth,
+    client: ClientInfo,
     query: Result<Query<RevokeAll>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<StatusCode> {
     let Query(query) = query?;
@@ -86,10 +94,13 @@ async fn revoke_sessions(
         .keep_current
         .unwrap_or(true)
         .then_some(auth.session.id.as_str());
-    let revoked = state
-        .store
+    let mut change = Change::begin(&state).await?;
+    let revoked = change
         .revoke_sessions_of(&auth.user.id, keep, state.now())
         .await?;
-    tracing::info!(action = "session.revoked", user_id = %auth.user.id, count = revoked, "sessions revoked");
+    let event = AuditEvent::by_user(Action::SessionRevoked, &client, &auth.user.id)
+        .detail(json!({ "count": revoked, "kept_current": keep.is_some() }));
+    change.audit(event).await?;
+    change.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use portcullis_core::{Email, Password, PasswordPolicy};
+use serde::{Deserialize, Deserializer};
 
 use crate::http::ApiError;
 
@@ -23,6 +24,19 @@ impl Violations {
             .ok()
     }
 
+    /// A field that may be absent (left alone), `null` (cleared) or a value for `rule`.
+    pub fn optional(
+        &mut self,
+        field: &str,
+        value: Option<Option<String>>,
+        rule: Rule,
+    ) -> Option<Option<String>> {
+        match value {
+            Some(Some(raw)) => self.check(field, rule(&raw), |code| code).map(Some),
+            absent_or_null => absent_or_null,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -31,6 +45,15 @@ impl Violations {
     pub fn into_error(self) -> ApiError {
         ApiError::Validation(self.0)
     }
+}
+
+/// A rule for a text field: the value to store, or the rule code it broke.
+pub type Rule = fn(&str) -> Result<String, &'static str>;
+
+/// For `Option<Option<T>>` fields: marks the field present, whether its value is `null`
+/// or not, so that `null` can mean "clear" and absence "leave alone".
+pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// A new password under the policy, reported under `field`.

@@ -18,11 +18,19 @@ pub struct UserView {
     pub role: String,
     pub created_at: String,
     pub last_login_at: Option<String>,
+    /// Whether a ban holds now; an expired ban has lifted itself.
     pub banned: bool,
+    /// While banned: why, and until when (absent: indefinitely).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ban_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ban_expires_at: Option<String>,
 }
 
-impl From<UserRow> for UserView {
-    fn from(user: UserRow) -> Self {
+impl UserView {
+    /// The user as seen at `now` (which decides whether a ban still holds).
+    pub fn new(user: UserRow, now: i64) -> Self {
+        let banned = user.is_banned(now);
         Self {
             id: user.id,
             email: user.email,
@@ -33,7 +41,9 @@ impl From<UserRow> for UserView {
             role: user.role,
             created_at: rfc3339(user.created_at),
             last_login_at: user.last_login_at.map(rfc3339),
-            banned: user.banned,
+            banned,
+            ban_reason: user.ban_reason.filter(|_| banned),
+            ban_expires_at: user.ban_expires_at.filter(|_| banned).map(rfc3339),
         }
     }
 }
@@ -63,4 +73,23 @@ impl SessionView {
             user_agent: session.user_agent,
         }
     }
+}
+
+/// The answer to requests that send mail only when an account exists: the same either way.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    #[schema(example = "accepted")]
+    pub status: &'static str,
+    pub message: &'static str,
+}
+
+/// 202 with the [`Accepted`] body.
+pub fn accepted() -> (axum::http::StatusCode, axum::Json<Accepted>) {
+    (
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(Accepted {
+            status: "accepted",
+            message: "If an account exists for this address, a message is on its way.",
+        }),
+    )
 }

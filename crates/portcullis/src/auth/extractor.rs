@@ -11,6 +11,7 @@ use super::Transport;
 use super::purpose;
 use crate::http::client_ip::client_ip;
 use crate::http::cookies::CookieSettings;
+use crate::http::middleware::RequestId;
 use crate::http::{ApiError, bearer_token, csrf};
 use crate::state::AppState;
 
@@ -70,7 +71,7 @@ impl FromRequestParts<AppState> for Auth {
             .store
             .user_by_id(&session.user_id)
             .await?
-            .filter(|u| !u.banned)
+            .filter(|u| !u.is_banned(live.now))
             .ok_or(ApiError::Unauthenticated)?;
         Ok(Self {
             user,
@@ -80,10 +81,12 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// Where a request came from, for session records.
+/// Where a request came from, for session records and audit events.
+#[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl FromRequestParts<AppState> for ClientInfo {
@@ -101,6 +104,7 @@ impl FromRequestParts<AppState> for ClientInfo {
         Ok(Self {
             ip: client_ip(parts, &state.trusted_proxies).map(|ip| ip.to_string()),
             user_agent,
+            request_id: parts.extensions.get::<RequestId>().map(|id| id.0.clone()),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Authentication of requests and the lifecycle of sessions.
 
 pub mod extractor;
+pub mod links;
 pub mod service;
 
 pub use extractor::{AdminAuth, Auth, ClientInfo};

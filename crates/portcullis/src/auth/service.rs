@@ -1,12 +1,16 @@
 //! Signing in, starting sessions and rotating refresh tokens.
 
+use portcullis_core::password_hash::ARGON2ID;
 use portcullis_core::{Password, PlainToken, SessionId};
-use portcullis_store::{NewSession, RefreshOutcome, SessionRow, UserRow};
+use portcullis_store::{Credential, NewSession, RefreshOutcome, SessionRow, UserRow};
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::ClientInfo;
 use super::purpose;
+use crate::audit::{Action, AuditEvent, Outcome};
+use crate::change::Change;
 use crate::http::{ApiError, ApiResult};
 use crate::jwt::Subject;
 use crate::state::{AppState, millis};
@@ -21,7 +25,7 @@ pub enum Transport {
 }
 
 impl Transport {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Bearer => "bearer",
             Self::Cookie => "cookie",
@@ -46,37 +50,95 @@ pub enum Credentials {
     },
 }
 
-/// The user whose password this is. Unknown accounts cost one hash too, so neither the
-/// answer nor its timing tells whether an account exists.
+/// The result of checking a password against an account.
+pub enum Verdict {
+    /// The password is the user's. `rehash` is set when the stored hash was of a legacy
+    /// scheme or weaker parameters: the replacement to store with the sign-in.
+    Valid {
+        user: UserRow,
+        rehash: Option<Credential>,
+    },
+    /// No such account (`None`) or the wrong password.
+    Invalid { user: Option<UserRow> },
+}
+
+/// Checks `password` for the account named by `login`. Unknown accounts cost one hash too,
+/// so neither the answer nor its timing tells whether an account exists.
 pub async fn check_password(
     state: &AppState,
     login: LoginName<'_>,
     password: Password,
-) -> ApiResult<UserRow> {
+) -> ApiResult<Verdict> {
     let found = match login {
         LoginName::Email(email) => state.store.user_with_password_by_email(email).await?,
         LoginName::Username(username) => {
             state.store.user_with_password_by_username(username).await?
         }
     };
-    let (user, stored) = match found {
-        Some((user, Some(stored))) => (Some(user), Some(stored)),
-        _ => (None, None),
-    };
-    let matched = state
+    let (user, stored) = found.map_or((None, None), |(user, stored)| (Some(user), stored));
+    match verify(state, stored, password).await? {
+        (true, rehash) => Ok(Verdict::Valid {
+            user: user.ok_or(ApiError::InvalidCredentials)?,
+            rehash,
+        }),
+        (false, _) => Ok(Verdict::Invalid { user }),
+    }
+}
+
+/// Whether `password` is the password of the signed-in user `user_id`.
+pub async fn confirm_password(
+    state: &AppState,
+    user_id: &str,
+    password: Password,
+) -> ApiResult<()> {
+    let stored = state.store.password_hash(user_id).await?;
+    match verify(state, stored, password).await? {
+        (true, _) => Ok(()),
+        (false, _) => Err(ApiError::InvalidCredentials),
+    }
+}
+
+/// Verifies against `stored` (or, without one, a dummy hash) on the hash pool; on a match
+/// with an outdated hash also makes its replacement.
+async fn verify(
+    state: &AppState,
+    stored: Option<String>,
+    password: Password,
+) -> ApiResult<(bool, Option<Credential>)> {
+    let verdict = state
         .hash_pool
-        .run(move |hasher| match stored {
-            Some(stored) => hasher.verify(&password, &stored),
-            None => {
+        .run(move |hasher| {
+            let Some(stored) = stored else {
                 hasher.verify_dummy(&password);
-                Ok(false)
+                return Ok((false, None));
+            };
+            if !hasher.verify(&password, &stored)? {
+                return Ok((false, None));
             }
+            let rehash = hasher
+                .needs_rehash(&stored)
+                .then(|| hasher.hash(&password))
+                .transpose()?
+                .map(|hash| Credential {
+                    hash,
+                    scheme: ARGON2ID.to_owned(),
+                });
+            Ok::<_, portcullis_core::HashError>((true, rehash))
         })
         .await??;
-    match user {
-        Some(user) if matched => Ok(user),
-        _ => Err(ApiError::InvalidCredentials),
-    }
+    Ok(verdict)
+}
+
+/// A new Argon2id hash of `password`, on the hash pool.
+pub async fn hash_password(state: &AppState, password: Password) -> ApiResult<Credential> {
+    let hash = state
+        .hash_pool
+        .run(move |hasher| hasher.hash(&password))
+        .await??;
+    Ok(Credential {
+        hash,
+        scheme: ARGON2ID.to_owned(),
+    })
 }
 
 /// What a user signs in with.
@@ -85,13 +147,14 @@ pub enum LoginName<'a> {
     Username(&'a str),
 }
 
-/// Stores a new session for `user` and mints the transport's credentials. Every sign-in
-/// gets a fresh session id and fresh tokens.
+/// Stores a new session for `user` in `change` and mints the transport's credentials.
+/// Every sign-in gets a fresh session id and fresh tokens.
 pub async fn start_session(
     state: &AppState,
+    change: &mut Change<'_>,
     user: &UserRow,
     transport: Transport,
-    client: ClientInfo,
+    client: &ClientInfo,
 ) -> ApiResult<SessionGrant> {
     let now = state.now();
     let session_id = SessionId::new().to_string();
@@ -132,10 +195,10 @@ pub async fn start_session(
         refresh,
         now,
         expires_at: now + millis(state.config.session_lifetime),
-        ip: client.ip,
-        user_agent: client.user_agent,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
     };
-    state.store.create_session(&new).await?;
+    change.create_session(&new).await?;
     let session = SessionRow {
         id: new.id,
         user_id: new.user_id,
@@ -173,15 +236,19 @@ pub fn access_token(
 }
 
 /// Uses a refresh token once and returns a new access token and refresh token.
-pub async fn refresh(state: &AppState, raw: &str) -> ApiResult<(String, PlainToken)> {
+pub async fn refresh(
+    state: &AppState,
+    raw: &str,
+    client: &ClientInfo,
+) -> ApiResult<(String, PlainToken)> {
     let presented = PlainToken::parse(raw).ok_or(ApiError::InvalidRefreshToken)?;
     let presented_hash = state.token_hasher.hash(purpose::REFRESH, &presented);
     let child = PlainToken::generate();
     let child_hash = state.token_hasher.hash(purpose::REFRESH, &child);
     let child_id = uuid::Uuid::now_v7().to_string();
     let live = state.liveness();
-    let outcome = state
-        .store
+    let mut change = Change::begin(state).await?;
+    let outcome = change
         .rotate_refresh_token(
             presented_hash.as_str(),
             (&child_id, child_hash.as_str()),
@@ -196,35 +263,38 @@ pub async fn refresh(state: &AppState, raw: &str) -> ApiResult<(String, PlainTok
         RefreshOutcome::ReusedSessionRevoked { .. } => "reuse_detected",
     };
     metrics::counter!(crate::metrics::REFRESHES, "outcome" => label).increment(1);
-    let session = match outcome {
-        RefreshOutcome::Rotated(session) => session,
-        RefreshOutcome::Invalid => return Err(ApiError::InvalidRefreshToken),
-        RefreshOutcome::ReusedWithinGrace {
-            session_id,
-            user_id,
-        } => {
-            tracing::info!(%session_id, %user_id, "refresh token replayed within the grace window");
-            return Err(ApiError::RefreshTokenReused);
+    match outcome {
+        RefreshOutcome::Rotated(session) => {
+            let user = change
+                .user_by_id(&session.user_id)
+                .await?
+                .filter(|u| !u.is_banned(live.now))
+                .ok_or(ApiError::InvalidRefreshToken)?;
+            let access = access_token(state, &user, &session.id, live.now)?;
+            let event = AuditEvent::by_user(Action::SessionRefreshed, client, &user.id)
+                .detail(json!({ "session_id": session.id }));
+            change.audit(event).await?;
+            change.commit().await?;
+            Ok((access, child))
         }
         RefreshOutcome::ReusedSessionRevoked {
             session_id,
             user_id,
         } => {
-            tracing::warn!(
-                action = "session.refresh_reuse_detected",
-                %session_id,
-                %user_id,
-                "refresh token reused after rotation; session revoked"
-            );
-            return Err(ApiError::RefreshTokenReused);
+            let event = AuditEvent::by_user(Action::RefreshReuseDetected, client, &user_id)
+                .outcome(Outcome::Failure)
+                .detail(json!({ "session_id": session_id, "session_revoked": true }));
+            change.audit(event).await?;
+            change.commit().await?;
+            Err(ApiError::RefreshTokenReused)
         }
-    };
-    let user = state
-        .store
-        .user_by_id(&session.user_id)
-        .await?
-        .filter(|u| !u.banned)
-        .ok_or(ApiError::InvalidRefreshToken)?;
-    let access = access_token(state, &user, &session.id, live.now)?;
-    Ok((access, child))
+        RefreshOutcome::ReusedWithinGrace {
+            session_id,
+            user_id,
+        } => {
+            tracing::info!(%session_id, %user_id, "refresh token replayed within the grace window");
+            Err(ApiError::RefreshTokenReused)
+        }
+        RefreshOutcome::Invalid => Err(ApiError::InvalidRefreshToken),
+    }
 }

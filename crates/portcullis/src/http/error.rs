@@ -19,6 +19,8 @@ pub enum ApiError {
     InvalidRefreshToken,
     #[error("the refresh token was already used")]
     RefreshTokenReused,
+    #[error("the link is not valid: it is unknown, was used already, or has expired")]
+    InvalidToken,
     #[error("{1}")]
     Forbidden(&'static str, &'static str),
     #[error("not found")]
@@ -90,6 +92,7 @@ impl ApiError {
                 "refresh_token_reused",
                 "Refresh token reused",
             ),
+            InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token", "Invalid token"),
             Forbidden(code, _) => (StatusCode::FORBIDDEN, code, "Forbidden"),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             MethodNotAllowed => (

@@ -4,7 +4,6 @@
 
 mod material;
 mod ring;
-mod sealed;
 
 pub use material::{PrivateKey, SigningAlg};
 pub use ring::{KeyRing, KeySettings, Keys, Signer, VerifyingKey, key_state, new_stored_key};

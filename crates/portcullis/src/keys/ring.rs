@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::material::{PrivateKey, SigningAlg, decoding_key};
-use super::sealed::{decrypt, encrypt};
+use crate::sealed;
 
 /// Where the signing key comes from, as configured.
 pub enum Signer {
@@ -109,7 +109,8 @@ impl KeyRing {
                     .ok_or_else(|| anyhow!("no active signing key"))?;
                 let key = PrivateKey::from_der(
                     alg_of(row)?,
-                    decrypt(&settings.kek, &row.kid, &row.private_key)?,
+                    sealed::open(&settings.kek, &row.kid, &row.private_key)
+                        .context("opening the signing key")?,
                 );
                 ActiveKey {
                     kid: row.kid.clone(),
@@ -167,7 +168,7 @@ pub fn new_stored_key(alg: SigningAlg, kek: &[u8; 32], now: i64) -> anyhow::Resu
     let jwk = key.public_jwk()?;
     let kid = jwk["kid"].as_str().unwrap_or_default().to_owned();
     Ok(NewSigningKey {
-        private_key: encrypt(kek, &kid, key.der())?,
+        private_key: sealed::seal(kek, &kid, key.der())?,
         kid,
         alg: alg.as_str().to_owned(),
         public_jwk: jwk.to_string(),
