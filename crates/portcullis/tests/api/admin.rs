@@ -76,8 +76,10 @@ async fn new_users_get_the_default_role_and_nobody_is_admin_by_default() {
                 role: Some("admin".into()),
                 ..Default::default()
             },
-            10,
-            0,
+            portcullis_store::Page {
+                limit: 10,
+                offset: 0,
+            },
         )
         .await
         .unwrap();

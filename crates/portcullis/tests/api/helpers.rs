@@ -8,6 +8,8 @@ use portcullis_store::{PoolOptions, Store};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
+pub use crate::smtp::SmtpSink;
+
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const INTROSPECTION_SECRET: &str = "introspection-secret-for-tests-0123456789";
 
@@ -105,6 +107,8 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         database_max_connections: 4,
         // Rotations by other processes reach the test server quickly.
         key_reload_interval: std::time::Duration::from_millis(100),
+        // Mail queued by another node is found quickly.
+        mail_poll_interval: std::time::Duration::from_millis(100),
         ..Config::default()
     }
 }
@@ -130,6 +134,18 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         config,
         data_dir,
     }
+}
+
+/// An app whose mail goes to a real SMTP server on loopback; `None` when none can run here.
+pub async fn spawn_app_with_mail(adjust: impl FnOnce(&mut Config)) -> Option<(TestApp, SmtpSink)> {
+    let sink = SmtpSink::start()?;
+    let url = sink.url();
+    let app = spawn_app_with(|config| {
+        config.smtp_url = Some(url.into());
+        adjust(config);
+    })
+    .await;
+    Some((app, sink))
 }
 
 /// The test's own connection to the database under `config`.
@@ -257,10 +273,41 @@ impl TestApp {
     pub async fn execute(&self, sql: &str) {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match &self.store {
-            Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Store::Sqlite { write, .. } => sqlx::query(sql).execute(write).await.map(|_| ()),
             Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
         }
         .unwrap();
+    }
+
+    /// Waits until the outbox holds nothing left to send, so that what arrived is all that
+    /// will arrive.
+    pub async fn outbox_settled(&self) {
+        self.wait_for_count(
+            "SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+            0,
+        )
+        .await;
+    }
+
+    /// Waits up to ten seconds until the count query `sql` returns `expected`.
+    pub async fn wait_for_count(&self, sql: &str, expected: i64) {
+        for _ in 0..200 {
+            if self.scalar(sql).await == expected {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(self.scalar(sql).await, expected, "{sql}");
+    }
+
+    /// The single integer a query returns (a count, say), read behind the API's back.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.store {
+            Store::Sqlite { read, .. } => sqlx::query_scalar(sql).fetch_one(read).await,
+            Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .unwrap()
     }
 
     /// GET /api/auth/me with a bearer token.

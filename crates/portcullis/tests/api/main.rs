@@ -2,10 +2,12 @@
 //! default; PostgreSQL (one fresh schema per test) when TEST_DATABASE_URL is set.
 
 mod helpers;
+mod smtp;
 
 mod admin;
 mod cli;
 mod cookies;
+mod email_change;
 mod hardening;
 mod interop;
 mod introspection;
@@ -16,8 +18,10 @@ mod openapi;
 mod passwords;
 mod profile;
 mod refresh;
+mod reset;
 mod schema;
 mod sessions;
 mod sign_in;
 mod tokens;
+mod verification;
 mod verify;

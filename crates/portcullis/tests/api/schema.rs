@@ -56,7 +56,7 @@ async fn a_database_ahead_of_the_binary_is_refused_even_in_development() {
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
                   VALUES (29990101000000, 'from the future', TRUE, $1, 0)";
     match &app.store {
-        Store::Sqlite(pool) => sqlx::query(insert)
+        Store::Sqlite { write: pool, .. } => sqlx::query(insert)
             .bind(vec![0u8; 48])
             .execute(pool)
             .await
