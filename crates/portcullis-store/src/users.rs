@@ -335,9 +335,14 @@ impl Tx {
     }
 
     /// Deletes the user; their credential, sessions, refresh tokens, link tokens and queued
-    /// mail go with them (foreign keys cascade). Audit events keep the bare id.
+    /// mail go with them (foreign keys cascade). Audit events keep the bare id but lose what
+    /// identified the person behind the user's own actions: address, user agent, login key.
     pub async fn delete_user(&mut self, user_id: &str) -> Result<bool> {
+        const FORGET: &str =
+            "UPDATE audit_events SET ip = NULL, user_agent = NULL, login_key = NULL
+             WHERE actor_user_id = $1 OR (actor_user_id IS NULL AND subject_user_id = $1)";
         Ok(on_tx!(self, tx => {
+            sqlx::query(FORGET).bind(user_id).execute(&mut **tx).await?;
             sqlx::query("DELETE FROM users WHERE id = $1")
                 .bind(user_id)
                 .execute(&mut **tx)

@@ -2,51 +2,16 @@
 //! and non-admin (403) callers, driven from the live OpenAPI document; demotion is
 //! effective on the next request; the user list searches, filters and paginates.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::*;
 
-/// Creates an admin through `portcullis admin create` against the app's database.
-fn create_admin(app: &TestApp, email: &str, password: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["admin", "create", "--email", email])
-        .env_clear()
-        .env("DATABASE_URL", app.config.database_url.as_deref().unwrap())
-        .env("PORTCULLIS_DATA_DIR", &app.config.data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-async fn admin_token(app: &TestApp) -> String {
-    let email = unique_email();
-    let output = create_admin(app, &email, PASSWORD);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    app.login_bearer(&email).await.access
-}
-
 #[tokio::test]
 async fn admin_create_makes_an_admin_and_refuses_weak_or_taken() {
     let app = spawn_app().await;
     let email = unique_email();
-    assert!(create_admin(&app, &email, PASSWORD).status.success());
+    assert!(app.create_admin(&email, PASSWORD).status.success());
     let me: Value = app
         .me(&app.login_bearer(&email).await.access)
         .await
@@ -55,10 +20,10 @@ async fn admin_create_makes_an_admin_and_refuses_weak_or_taken() {
         .unwrap();
     assert_eq!(me["role"], "admin");
     assert_eq!(me["email_verified"], true);
-    let again = create_admin(&app, &email, PASSWORD);
+    let again = app.create_admin(&email, PASSWORD);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already registered"));
-    let weak = create_admin(&app, &unique_email(), "short");
+    let weak = app.create_admin(&unique_email(), "short");
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("too_short"));
 }
@@ -119,7 +84,7 @@ async fn every_admin_path_refuses_anonymous_and_non_admin_callers() {
 #[tokio::test]
 async fn demotion_takes_effect_on_the_next_request_with_the_old_token() {
     let app = spawn_app().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin().await.access;
     assert_eq!(
         app.get("/api/admin/users")
             .bearer_auth(&admin)
@@ -142,7 +107,7 @@ async fn demotion_takes_effect_on_the_next_request_with_the_old_token() {
 #[tokio::test]
 async fn users_are_searched_filtered_and_paginated() {
     let app = spawn_app().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin().await.access;
     for i in 0..5 {
         app.register(&format!(
             "pager-{i}-{}@example.org",
@@ -216,7 +181,7 @@ async fn users_are_searched_filtered_and_paginated() {
 #[tokio::test]
 async fn one_user_by_id_or_404() {
     let app = spawn_app().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin().await.access;
     let tokens = app.register(&unique_email()).await;
     let me: Value = app.me(&tokens.access).await.json().await.unwrap();
     let id = me["id"].as_str().unwrap();

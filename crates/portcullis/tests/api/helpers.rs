@@ -148,6 +148,20 @@ pub async fn spawn_app_with_mail(adjust: impl FnOnce(&mut Config)) -> Option<(Te
     Some((app, sink))
 }
 
+impl TestApp {
+    /// A handle on a server running elsewhere (another process) on `config`'s database.
+    pub async fn attach(base: String, config: Config) -> TestApp {
+        TestApp {
+            store: test_store(&config).await,
+            data_dir: config.data_dir.clone(),
+            base,
+            client: client(),
+            clock: ManualClock::new(),
+            config,
+        }
+    }
+}
+
 /// The test's own connection to the database under `config`.
 async fn test_store(config: &Config) -> Store {
     let options = PoolOptions {
@@ -269,6 +283,47 @@ impl TestApp {
         }
     }
 
+    /// Creates an admin through `portcullis admin create` against the app's database.
+    pub fn create_admin(&self, email: &str, password: &str) -> std::process::Output {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["admin", "create", "--email", email])
+            .env_clear()
+            .env("DATABASE_URL", self.config.database_url.as_deref().unwrap())
+            .env("PORTCULLIS_DATA_DIR", &self.config.data_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// A new admin, signed in with a bearer token.
+    pub async fn admin(&self) -> Tokens {
+        let email = unique_email();
+        let output = self.create_admin(&email, PASSWORD);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        self.login_bearer(&email).await
+    }
+
+    /// The user id behind an access token.
+    pub async fn user_id(&self, access: &str) -> String {
+        let me: Value = self.me(access).await.json().await.unwrap();
+        me["id"].as_str().expect("signed in").to_owned()
+    }
+
     /// Runs one SQL statement on the app's database, behind the API's back.
     pub async fn execute(&self, sql: &str) {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
@@ -298,6 +353,39 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(self.scalar(sql).await, expected, "{sql}");
+    }
+
+    /// Every row of `table` as text, one line a row, for searching it for what must not be
+    /// there.
+    pub async fn dump(&self, table: &str) -> String {
+        use sqlx::Row;
+        let sql = format!("SELECT * FROM {table}");
+        macro_rules! dump {
+            ($pool:expr) => {{
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all($pool)
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|row| {
+                        (0..row.len())
+                            .map(|i| {
+                                row.try_get::<Option<String>, _>(i)
+                                    .ok()
+                                    .flatten()
+                                    .unwrap_or_default()
+                            })
+                            .collect::<Vec<_>>()
+                            .join("|")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }};
+        }
+        match &self.store {
+            Store::Sqlite { read, .. } => dump!(read),
+            Store::Postgres(pool) => dump!(pool),
+        }
     }
 
     /// The single integer a query returns (a count, say), read behind the API's back.
@@ -435,7 +523,11 @@ pub async fn documented_operations(app: &TestApp) -> Vec<Operation> {
             operations.push(Operation {
                 method: reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
                 path: path.clone(),
-                url: app.url(&path.replace("{id}", "01900000-0000-7000-8000-000000000000")),
+                url: app.url(
+                    &path
+                        .replace("{id}", "01900000-0000-7000-8000-000000000000")
+                        .replace("{sid}", "01900000-0000-7000-8000-000000000001"),
+                ),
                 spec: spec.clone(),
             });
         }

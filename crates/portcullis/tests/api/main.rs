@@ -5,6 +5,8 @@ mod helpers;
 mod smtp;
 
 mod admin;
+mod admin_changes;
+mod audit;
 mod cli;
 mod cookies;
 mod email_change;
@@ -20,6 +22,7 @@ mod profile;
 mod refresh;
 mod reset;
 mod schema;
+mod secrets;
 mod sessions;
 mod sign_in;
 mod tokens;

@@ -134,6 +134,80 @@ async fn counters_move_with_the_flows_and_routes_are_templates() {
             .keys()
             .any(|k| k.starts_with("portcullis_hash_queue_depth"))
     );
+    assert!(
+        moved(
+            "portcullis_audit_events_total",
+            &[r#"action="user.registered""#]
+        ) >= 1.0
+    );
+    assert!(
+        moved(
+            "portcullis_audit_events_total",
+            &[r#"action="user.login_failed""#]
+        ) >= 1.0
+    );
+    for gauge in [
+        "portcullis_mail_outbox_pending",
+        "portcullis_mail_outbox_failed",
+    ] {
+        assert!(after.contains_key(gauge), "{gauge} missing");
+    }
+}
+
+#[tokio::test]
+async fn mail_delivery_is_counted() {
+    let Some((app, sink)) = spawn_app_with_mail(|_| {}).await else {
+        return;
+    };
+    let before = scrape(&app).await;
+    let email = unique_email();
+    app.register(&email).await;
+    sink.wait_for(&email, 1).await;
+    app.outbox_settled().await;
+    let after = scrape(&app).await;
+    let sent = r#"kind="verify_email""#;
+    assert!(
+        value(&after, "portcullis_mail_sent_total", &[sent])
+            - value(&before, "portcullis_mail_sent_total", &[sent])
+            >= 1.0
+    );
+}
+
+#[tokio::test]
+async fn metrics_can_have_an_address_of_their_own() {
+    use portcullis::startup::{Application, BuildOptions};
+    let dir = std::env::temp_dir().join(format!("portcullis-metrics-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = test_config(dir.clone());
+    config.database_url = Some(fresh_database(&dir).await);
+    config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    let app = Application::build(config, BuildOptions::default())
+        .await
+        .unwrap();
+    let main = format!("http://127.0.0.1:{}", app.port());
+    let metrics = format!("http://127.0.0.1:{}", app.metrics_port().unwrap());
+    tokio::spawn(app.run_until_stopped());
+    let client = client();
+    let on_main = client.get(format!("{main}/metrics")).send().await.unwrap();
+    assert_problem(on_main, 404, "not_found").await;
+    let scraped = client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    parse(&scraped.text().await.unwrap());
+    let other = client
+        .get(format!("{metrics}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::NOT_FOUND,
+        "only /metrics is served there"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]

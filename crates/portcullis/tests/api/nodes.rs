@@ -86,3 +86,41 @@ async fn signing_keys_survive_a_restart_and_are_encrypted_at_rest() {
         "not a PKCS#8 Ed25519 key in the clear"
     );
 }
+
+#[tokio::test]
+async fn nodes_sharing_an_outbox_deliver_each_message_exactly_once() {
+    let Some((a, mut sink)) = spawn_app_with_mail(|_| {}).await else {
+        return;
+    };
+    let nodes = [a.second_node().await, a.second_node().await];
+    // While the server is down every message fails once; then all come due at the same
+    // moment, and three workers race for them.
+    sink.down();
+    let emails: Vec<String> = (0..24).map(|_| unique_email()).collect();
+    for (i, email) in emails.iter().enumerate() {
+        let node = if i % 3 == 0 { &a } else { &nodes[i % 3 - 1] };
+        node.register(email).await;
+    }
+    a.wait_for_count(
+        "SELECT COUNT(*) FROM mail_outbox WHERE attempts = 1 AND claimed_by IS NULL AND last_error IS NOT NULL",
+        24,
+    )
+    .await;
+    sink.up();
+    a.clock.advance_ms(2 * 3600 * 1000);
+    for email in &emails {
+        sink.wait_for(email, 1).await;
+    }
+    a.outbox_settled().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for email in &emails {
+        assert_eq!(sink.to(email).len(), 1, "{email} got a duplicate");
+    }
+    assert_eq!(sink.received().len(), 24);
+    assert_eq!(
+        a.scalar("SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NOT NULL AND attempts = 2")
+            .await,
+        24,
+        "each message was sent by one claim"
+    );
+}
