@@ -1,6 +1,8 @@
 //! The audit trail: one row per security-relevant action, written in the transaction of the
 //! change it records; listed newest first; summarised for spotting credential stuffing.
 
+use sqlx::QueryBuilder;
+
 use crate::{
     AuditFilter, AuditRow, FailureQuery, FailuresByAccount, FailuresByIp, NewAuditEvent, Page,
     Result, Store, Tx, dispatch, dispatch_write, on_tx,
@@ -34,24 +36,30 @@ macro_rules! failures_sql {
 
 impl Tx {
     pub async fn record_audit(&mut self, event: &NewAuditEvent) -> Result<()> {
-        const SQL: &str = "INSERT INTO audit_events (id, at, action, outcome, actor_user_id,
-                subject_user_id, ip, user_agent, request_id, login_key, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        self.record_audits(std::slice::from_ref(event)).await
+    }
+
+    /// Records many events, many rows per statement (imports).
+    pub async fn record_audits(&mut self, events: &[NewAuditEvent]) -> Result<()> {
         on_tx!(self, tx => {
-            sqlx::query(SQL)
-                .bind(&event.id)
-                .bind(event.at)
-                .bind(event.action)
-                .bind(event.outcome)
-                .bind(&event.actor_user_id)
-                .bind(&event.subject_user_id)
-                .bind(&event.ip)
-                .bind(&event.user_agent)
-                .bind(&event.request_id)
-                .bind(&event.login_key)
-                .bind(&event.detail)
-                .execute(&mut **tx)
-                .await?;
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO audit_events (id, at, action, outcome, actor_user_id,
+                    subject_user_id, ip, user_agent, request_id, login_key, detail) ",
+            );
+            insert.push_values(events, |mut row, event| {
+                row.push_bind(&event.id)
+                    .push_bind(event.at)
+                    .push_bind(event.action)
+                    .push_bind(event.outcome)
+                    .push_bind(&event.actor_user_id)
+                    .push_bind(&event.subject_user_id)
+                    .push_bind(&event.ip)
+                    .push_bind(&event.user_agent)
+                    .push_bind(&event.request_id)
+                    .push_bind(&event.login_key)
+                    .push_bind(&event.detail);
+            });
+            insert.build().execute(&mut **tx).await?;
         });
         Ok(())
     }

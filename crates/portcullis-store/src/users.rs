@@ -1,6 +1,11 @@
+use std::collections::HashSet;
+
+use sqlx::QueryBuilder;
+
 use crate::error::map_unique;
 use crate::{
-    NewUser, Page, Result, RoleChange, Store, Tx, UserChange, UserFilter, UserRow, dispatch, on_tx,
+    Credential, NewUser, Page, Result, RoleChange, Store, Tx, UserChange, UserFilter, UserRow,
+    dispatch, on_tx,
 };
 
 macro_rules! user_columns {
@@ -160,49 +165,85 @@ impl Tx {
 
     /// Inserts a user and, when given, their password credential.
     pub async fn create_user(&mut self, user: &NewUser) -> Result<()> {
-        self.insert_user(user, false).await.map(|_| ())
+        self.insert_users(&[user], false).await.map(|_| ())
     }
 
-    /// Inserts a user unless one with the same email exists; true when inserted. Imports
-    /// use it so that running one twice changes nothing.
-    pub async fn create_user_if_absent(&mut self, user: &NewUser) -> Result<bool> {
-        self.insert_user(user, true).await
+    /// Inserts those of `users` whose email and username are free, many rows per statement,
+    /// and returns the ids of those inserted (imports).
+    pub async fn create_users_if_absent(&mut self, users: &[&NewUser]) -> Result<HashSet<String>> {
+        self.insert_users(users, true).await
     }
 
-    async fn insert_user(&mut self, user: &NewUser, skip_existing: bool) -> Result<bool> {
-        const INSERT: &str = "INSERT INTO users
-                (id, email, name, username, role, email_verified, created_at, updated_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $7
-             WHERE NOT ($8 AND EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($2)))";
-        const CREDENTIAL: &str =
-            "INSERT INTO credentials (user_id, password_hash, scheme, updated_at)
-             VALUES ($1, $2, $3, $4)";
-        on_tx!(self, tx => {
-            let inserted = sqlx::query(INSERT)
-                .bind(&user.id)
-                .bind(&user.email)
-                .bind(&user.name)
-                .bind(&user.username)
-                .bind(&user.role)
-                .bind(user.email_verified)
-                .bind(user.created_at)
-                .bind(skip_existing)
-                .execute(&mut **tx)
+    async fn insert_users(
+        &mut self,
+        users: &[&NewUser],
+        skip_conflicts: bool,
+    ) -> Result<HashSet<String>> {
+        let on_conflict = if skip_conflicts {
+            " ON CONFLICT DO NOTHING"
+        } else {
+            ""
+        };
+        let inserted: HashSet<String> = on_tx!(self, tx => {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO users (id, email, name, username, role, email_verified, created_at, updated_at) ",
+            );
+            insert.push_values(users, |mut row, user| {
+                row.push_bind(&user.id)
+                    .push_bind(&user.email)
+                    .push_bind(&user.name)
+                    .push_bind(&user.username)
+                    .push_bind(&user.role)
+                    .push_bind(user.email_verified)
+                    .push_bind(user.created_at)
+                    .push_bind(user.created_at);
+            });
+            insert.push(on_conflict).push(" RETURNING id");
+            let ids: Vec<String> = insert
+                .build_query_scalar()
+                .fetch_all(&mut **tx)
                 .await
-                .map_err(map_unique)?
-                .rows_affected()
-                > 0;
-            if let (true, Some(credential)) = (inserted, &user.credential) {
-                sqlx::query(CREDENTIAL)
-                    .bind(&user.id)
-                    .bind(&credential.hash)
-                    .bind(&credential.scheme)
-                    .bind(user.created_at)
-                    .execute(&mut **tx)
-                    .await?;
+                .map_err(map_unique)?;
+            ids.into_iter().collect()
+        });
+        let credentials: Vec<(&NewUser, &Credential)> = users
+            .iter()
+            .filter(|u| inserted.contains(&u.id))
+            .filter_map(|u| u.credential.as_ref().map(|c| (*u, c)))
+            .collect();
+        if !credentials.is_empty() {
+            on_tx!(self, tx => {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO credentials (user_id, password_hash, scheme, updated_at) ",
+                );
+                insert.push_values(&credentials, |mut row, (user, credential)| {
+                    row.push_bind(&user.id)
+                        .push_bind(&credential.hash)
+                        .push_bind(&credential.scheme)
+                        .push_bind(user.created_at);
+                });
+                insert.build().execute(&mut **tx).await?;
+            });
+        }
+        Ok(inserted)
+    }
+
+    /// Which of `emails` some user has already, lowercased.
+    pub async fn registered_emails(&mut self, emails: &[&str]) -> Result<HashSet<String>> {
+        if emails.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let found: Vec<String> = on_tx!(self, tx => {
+            let mut select =
+                QueryBuilder::new("SELECT lower(email) FROM users WHERE lower(email) IN (");
+            let mut list = select.separated(", ");
+            for email in emails {
+                list.push("lower(").push_bind_unseparated(*email).push_unseparated(")");
             }
-            Ok(inserted)
-        })
+            select.push(")");
+            select.build_query_scalar().fetch_all(&mut **tx).await?
+        });
+        Ok(found.into_iter().collect())
     }
 
     /// Applies the fields present in `change`; `None` when the user does not exist.

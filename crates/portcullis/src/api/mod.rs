@@ -10,7 +10,7 @@ mod meta;
 mod password;
 mod sessions;
 mod tokens;
-mod validate;
+pub(crate) mod validate;
 mod views;
 
 pub use meta::prometheus;

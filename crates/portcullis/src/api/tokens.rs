@@ -188,13 +188,12 @@ async fn introspect(
                     iss: Some(claims.iss),
                     aud: Some(claims.aud),
                     token_type: Some("access_token"),
-                    role: Some(claims.role),
                     ..Introspection::default()
                 }),
             Err(_) => None,
         },
     };
-    let Some(mut answer) = found else {
+    let Some(answer) = found else {
         return Ok(axum::Json(Introspection::default()));
     };
     // A banned or deleted user's tokens are inactive, whatever their session says.
@@ -202,10 +201,13 @@ async fn introspect(
         .store
         .user_by_id(answer.sub.as_deref().unwrap_or_default())
         .await?;
-    answer.active = user.is_some_and(|u| !u.banned);
-    Ok(axum::Json(if answer.active {
-        answer
-    } else {
-        Introspection::default()
+    Ok(axum::Json(match user.filter(|u| !u.is_banned(live.now)) {
+        // The role as it is now, not as the token was minted.
+        Some(user) => Introspection {
+            active: true,
+            role: Some(user.role),
+            ..answer
+        },
+        None => Introspection::default(),
     }))
 }

@@ -11,6 +11,7 @@ mod cli;
 mod cookies;
 mod email_change;
 mod hardening;
+mod import;
 mod interop;
 mod introspection;
 mod keys;
