@@ -3,10 +3,14 @@
 #   1. the time of one Argon2id hash (and the sign-in ceiling it implies);
 #   2. sign-in and GET /api/auth/me (bearer), driven by wrk: req/s, p50, p99;
 #   3. portcullis-verify throughput on one core, for EdDSA, ES256 and RS256;
-#   4. the example tasks API's authenticated GET, driven by wrk.
+#   4. the example tasks API's authenticated GET, driven by wrk;
+#   5. GET /api/admin/users?q= over BENCH_USERS users (default 1,000,000), seeded once into
+#      bench/out by bench/users.py and `portcullis users import` (progress bar on a terminal),
+#      on SQLite and, with BENCH_DATABASE_URL=postgres://…, also on PostgreSQL.
 #
 #   bench/run.sh                  # 20 s per wrk scenario
-#   BENCH_SECONDS=5 bench/run.sh  # a quick look
+#   bench/run.sh search           # only the admin search scenarios
+#   BENCH_SECONDS=5 BENCH_USERS=100000 bench/run.sh  # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,12 +38,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts the server with signing algorithm $1 on a fresh data directory; waits until it answers.
+# Starts the server with signing algorithm $1 on data directory $2 (default: a fresh one)
+# and, when given, database $3; waits until it answers.
 start_server() {
-    local data="${work}/$1"
+    local data="${2:-${work}/$1}"
     mkdir -p "${data}"
     PORTCULLIS_ADDR="127.0.0.1:${PORT}" PORTCULLIS_DATA_DIR="${data}" PORTCULLIS_JWT_ALG="$1" \
-        PORTCULLIS_RATE_LIMIT=off RUST_LOG=warn target/release/portcullis >"${data}/server.log" 2>&1 &
+        DATABASE_URL="${3:-sqlite://${data}/portcullis.db}" \
+        PORTCULLIS_RATE_LIMIT=off RUST_LOG=warn target/release/portcullis >"${work}/server.log" 2>&1 &
     server=$!
     pids+=("${server}")
     for _ in $(seq 100); do
@@ -59,7 +65,12 @@ stop_server() {
 access_token() {
     curl -fs -X POST "${BASE}/api/auth/register" -H 'content-type: application/json' \
         -d "${BENCH_LOGIN_BODY}" >/dev/null || true
-    curl -fs -X POST "${BASE}/api/auth/login" -H 'content-type: application/json' -d "${BENCH_LOGIN_BODY}" |
+    sign_in "${BENCH_LOGIN_BODY}"
+}
+
+# Prints the access token of the sign-in with body $1.
+sign_in() {
+    curl -fs -X POST "${BASE}/api/auth/login" -H 'content-type: application/json' -d "$1" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 
@@ -69,44 +80,98 @@ summarise() {
         /^ +50%/ { p50 = $2 }
         /^ +99%/ { p99 = $2 }
         /Non-2xx/ { errors = $NF }
-        END { printf "%-34s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n", name, rps, p50, p99, errors + 0 }'
+        /Socket errors/ { timeouts = $NF }
+        END { printf "%-40s %9s req/s   p50 %8s   p99 %8s   non-2xx %s   timeouts %s\n", name, rps, p50, p99, errors + 0, timeouts + 0 }'
 }
 
 load() {
     local name="$1"
     shift
-    wrk -t2 -c"${CONNECTIONS}" -d"${SECONDS_PER_RUN}s" --latency "$@" | summarise "${name}"
+    wrk -t"$((CONNECTIONS < 2 ? 1 : 2))" -c"${CONNECTIONS}" -d"${SECONDS_PER_RUN}s" --timeout 30s --latency "$@" |
+        summarise "${name}"
 }
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
-echo "== one Argon2id hash"
-target/release/examples/hash_time
 
-export BENCH_LOGIN_BODY='{"email":"bench@example.com","password":"correct horse battery staple"}'
-start_server EdDSA
-token="$(access_token)"
+# Everything but the admin search; skipped by `bench/run.sh search`.
+core_scenarios() {
+    echo "== one Argon2id hash"
+    target/release/examples/hash_time
 
-echo "== HTTP, ${SECONDS_PER_RUN}s per scenario, 2 wrk threads, ${CONNECTIONS} connections"
-load "POST /api/auth/login" -s bench/login.lua "${BASE}/api/auth/login"
-load "GET /api/auth/me (bearer)" -H "Authorization: Bearer ${token}" "${BASE}/api/auth/me"
+    export BENCH_LOGIN_BODY='{"email":"bench@example.com","password":"correct horse battery staple"}'
+    start_server EdDSA
+    token="$(access_token)"
 
-PORTCULLIS_ISSUER="${ISSUER}" PORTCULLIS_BASE_URL="${BASE}" TASKS_ADDR="127.0.0.1:${TASKS_PORT}" \
-    TASKS_DATABASE_URL="sqlite://${work}/tasks.db" RUST_LOG=warn target/release/tasks-api >"${work}/tasks.log" 2>&1 &
-pids+=($!)
-user="$(python3 -c 'import base64,json,sys; p=sys.argv[1].split(".")[1]; print(json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4)))["sub"])' "${token}")"
-for _ in $(seq 100); do
-    curl -fs -o /dev/null -H "Authorization: Bearer ${token}" "http://127.0.0.1:${TASKS_PORT}/api/${user}/tasks" && break
-    sleep 0.1
-done
-curl -fs -o /dev/null -X POST -H "Authorization: Bearer ${token}" -H 'content-type: application/json' \
-    -d '{"title":"benchmark task"}' "http://127.0.0.1:${TASKS_PORT}/api/${user}/tasks"
-load "GET tasks-api /api/{user}/tasks" -H "Authorization: Bearer ${token}" "http://127.0.0.1:${TASKS_PORT}/api/${user}/tasks"
+    echo "== HTTP, ${SECONDS_PER_RUN}s per scenario, 2 wrk threads, ${CONNECTIONS} connections"
+    load "POST /api/auth/login" -s bench/login.lua "${BASE}/api/auth/login"
+    load "GET /api/auth/me (bearer)" -H "Authorization: Bearer ${token}" "${BASE}/api/auth/me"
 
-echo "== portcullis-verify, one core"
-target/release/examples/throughput "${BASE}" "${ISSUER}" EdDSA "${token}"
-stop_server
-for alg in ES256 RS256; do
-    start_server "${alg}"
-    target/release/examples/throughput "${BASE}" "${ISSUER}" "${alg}" "$(access_token)"
+    PORTCULLIS_ISSUER="${ISSUER}" PORTCULLIS_BASE_URL="${BASE}" TASKS_ADDR="127.0.0.1:${TASKS_PORT}" \
+        TASKS_DATABASE_URL="sqlite://${work}/tasks.db" RUST_LOG=warn target/release/tasks-api >"${work}/tasks.log" 2>&1 &
+    pids+=($!)
+    user="$(python3 -c 'import base64,json,sys; p=sys.argv[1].split(".")[1]; print(json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4)))["sub"])' "${token}")"
+    for _ in $(seq 100); do
+        curl -fs -o /dev/null -H "Authorization: Bearer ${token}" "http://127.0.0.1:${TASKS_PORT}/api/${user}/tasks" && break
+        sleep 0.1
+    done
+    curl -fs -o /dev/null -X POST -H "Authorization: Bearer ${token}" -H 'content-type: application/json' \
+        -d '{"title":"benchmark task"}' "http://127.0.0.1:${TASKS_PORT}/api/${user}/tasks"
+    load "GET tasks-api /api/{user}/tasks" -H "Authorization: Bearer ${token}" "http://127.0.0.1:${TASKS_PORT}/api/${user}/tasks"
+
+    echo "== portcullis-verify, one core"
+    target/release/examples/throughput "${BASE}" "${ISSUER}" EdDSA "${token}"
     stop_server
-done
+    for alg in ES256 RS256; do
+        start_server "${alg}"
+        target/release/examples/throughput "${BASE}" "${ISSUER}" "${alg}" "$(access_token)"
+        stop_server
+    done
+}
+
+# Searches: a user or a handful (the usual admin search), and thousands to a quarter of all.
+SELECTIVE="hopper.4242,lovelace.12345,turing.777,knuth.31337,radia99,nobody-at-all"
+BROAD="knuth,Grace%20Hopper,example.org"
+ADMIN_BODY='{"email":"bench-admin@example.com","password":"correct horse battery staple admin"}'
+
+# Seeds BENCH_USERS users and an admin into data directory $1 and database $2, once.
+seed_users() {
+    local data="$1" database="$2" users="${BENCH_USERS:-1000000}"
+    [ -f "${data}/seeded-${users}" ] && return 0
+    rm -rf "${data}" && mkdir -p "${data}"
+    echo "== seeding ${users} users into ${database%%:*} (bench/users.py | portcullis users import)"
+    python3 bench/users.py "${users}" >"${data}/users.jsonl"
+    local start="${SECONDS}"
+    DATABASE_URL="${database}" PORTCULLIS_DATA_DIR="${data}" RUST_LOG=warn \
+        target/release/portcullis users import "${data}/users.jsonl"
+    echo "seeded in $((SECONDS - start)) s"
+    python3 -c 'import json,sys; print(json.loads(sys.argv[1])["password"])' "${ADMIN_BODY}" |
+        DATABASE_URL="${database}" PORTCULLIS_DATA_DIR="${data}" RUST_LOG=warn \
+            target/release/portcullis admin create --email bench-admin@example.com >/dev/null
+    rm "${data}/users.jsonl"
+    touch "${data}/seeded-${users}"
+}
+
+# The admin search scenarios on database $1 (label $2), seeded under bench/out/$2.
+admin_search() {
+    local data="bench/out/search-$2"
+    seed_users "${data}" "$1"
+    start_server EdDSA "${data}" "$1"
+    local admin
+    admin="$(sign_in "${ADMIN_BODY}")"
+    local auth="Authorization: Bearer ${admin}"
+    echo "== GET /api/admin/users over ${BENCH_USERS:-1000000} users, $2; one connection (an admin at a time), then ${CONNECTIONS}"
+    CONNECTIONS=1 load "no q (first page and total)" -H "${auth}" "${BASE}/api/admin/users"
+    SEARCHES="${SELECTIVE}" CONNECTIONS=1 load "q= a user or a handful" \
+        -s bench/admin_search.lua -H "${auth}" "${BASE}"
+    SEARCHES="${BROAD}" CONNECTIONS=1 load "q= 3k to 250k matches" \
+        -s bench/admin_search.lua -H "${auth}" "${BASE}"
+    SEARCHES="${SELECTIVE}" load "q= a user or a handful, ${CONNECTIONS} conn." \
+        -s bench/admin_search.lua -H "${auth}" "${BASE}"
+    stop_server
+}
+
+[ "${1:-all}" = search ] || core_scenarios
+admin_search "sqlite://$(pwd)/bench/out/search-sqlite/portcullis.db" sqlite
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+    admin_search "${BENCH_DATABASE_URL}" postgres
+fi

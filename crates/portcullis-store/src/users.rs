@@ -100,60 +100,107 @@ impl Store {
     }
 }
 
-/// The admin list's condition: `$1` a LIKE pattern (or NULL), `$2` a role, `$3` whether a
-/// ban holds at `$4`.
-macro_rules! user_filter {
-    () => {
-        " WHERE ($1 IS NULL OR lower(u.email) LIKE $1 ESCAPE '\\'
-                OR lower(u.name) LIKE $1 ESCAPE '\\' OR lower(u.username) LIKE $1 ESCAPE '\\')
-            AND ($2 IS NULL OR u.role = $2)
-            AND ($3 IS NULL OR (u.banned AND (u.ban_expires_at IS NULL OR u.ban_expires_at > $4)) = $3)"
-    };
+/// How the admin list searches. PostgreSQL answers `Like` from trigram GIN indexes; SQLite
+/// answers `Trigrams` from its FTS5 trigram index (migration `user_search`) and falls back to
+/// `Like`, which reads every user, only for needles too short for that index.
+enum Search {
+    Everyone,
+    /// A `%needle%` pattern, lowercased, LIKE's wildcards escaped.
+    Like(String),
+    /// An FTS5 phrase: with the trigram tokenizer, a case-insensitive substring.
+    Trigrams(String),
+}
+
+/// SQLite's trigram index finds substrings of at least this many characters.
+const TRIGRAM: usize = 3;
+
+/// What `Search::Like` matches: email, name and username, lowercased, a line each (no field
+/// can hold a line break). PostgreSQL's trigram index is on exactly this expression.
+const SEARCHABLE: &str = "(lower(u.email) || '\n' || coalesce(lower(u.name), '') || '\n' \
+                          || coalesce(lower(u.username), ''))";
+
+impl Search {
+    fn new(store: &Store, q: Option<&str>) -> Self {
+        match (store, q) {
+            (_, None) => Self::Everyone,
+            (Store::Sqlite { .. }, Some(q)) if q.chars().count() >= TRIGRAM => {
+                Self::Trigrams(format!("\"{}\"", q.replace('"', "\"\"")))
+            }
+            (_, Some(q)) => {
+                let escaped = q
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                Self::Like(format!("%{escaped}%"))
+            }
+        }
+    }
+}
+
+/// `$select` with the conditions of `filter` and `search`, each written only when it applies
+/// so that the planner sees plain predicates it can answer from an index.
+macro_rules! filtered_users {
+    ($select:expr, $filter:expr, $search:expr) => {{
+        let mut query = QueryBuilder::new($select);
+        let mut and = " WHERE ";
+        match $search {
+            Search::Everyone => {}
+            Search::Like(pattern) => {
+                query
+                    .push(and)
+                    .push(SEARCHABLE)
+                    .push(" LIKE ")
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\'");
+                and = " AND ";
+            }
+            Search::Trigrams(phrase) => {
+                query
+                    .push(and)
+                    .push(
+                        "u.id IN (SELECT k.user_id FROM user_search s
+                         JOIN user_search_keys k ON k.key = s.rowid WHERE user_search MATCH ",
+                    )
+                    .push_bind(phrase)
+                    .push(")");
+                and = " AND ";
+            }
+        }
+        if let Some(role) = &$filter.role {
+            query.push(and).push("u.role = ").push_bind(role);
+            and = " AND ";
+        }
+        if let Some(banned) = $filter.banned {
+            query
+                .push(and)
+                .push("(u.banned AND (u.ban_expires_at IS NULL OR u.ban_expires_at > ")
+                .push_bind($filter.now)
+                .push(")) = ")
+                .push_bind(banned);
+        }
+        query
+    }};
 }
 
 impl Store {
     /// One page of users matching `filter`, newest first (a stable order on an index), and
     /// how many match in all.
     pub async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<(Vec<UserRow>, i64)> {
-        const PAGE: &str = concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users u",
-            user_filter!(),
-            " ORDER BY u.created_at DESC, u.id DESC LIMIT $5 OFFSET $6"
-        );
-        const COUNT: &str = concat!("SELECT COUNT(*) FROM users u", user_filter!());
-        let pattern = filter.q.as_deref().map(like_pattern);
+        const SELECT: &str = concat!("SELECT ", user_columns!(), " FROM users u");
+        let search = Search::new(self, filter.q.as_deref());
         Ok(dispatch!(self, pool => {
-            let users = sqlx::query_as::<_, UserRow>(PAGE)
-                .bind(&pattern)
-                .bind(&filter.role)
-                .bind(filter.banned)
-                .bind(filter.now)
-                .bind(page.limit)
-                .bind(page.offset)
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(COUNT)
-                .bind(&pattern)
-                .bind(&filter.role)
-                .bind(filter.banned)
-                .bind(filter.now)
-                .fetch_one(pool)
-                .await?;
+            let mut list = filtered_users!(SELECT, filter, &search);
+            list.push(" ORDER BY u.created_at DESC, u.id DESC LIMIT ")
+                .push_bind(page.limit)
+                .push(" OFFSET ")
+                .push_bind(page.offset);
+            let users = list.build_query_as::<UserRow>().fetch_all(pool).await?;
+            let mut count = filtered_users!("SELECT COUNT(*) FROM users u", filter, &search);
+            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
             (users, total)
         }))
     }
-}
-
-/// `%q%` for LIKE, lowercased, with LIKE's own wildcards escaped.
-fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 impl Tx {

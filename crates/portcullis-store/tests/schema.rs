@@ -19,9 +19,10 @@ async fn sqlite() -> Store {
 
 async fn columns(store: &Store) -> BTreeSet<(String, String)> {
     let rows: Vec<(String, String)> = match store {
+        // SQLite's search index is tables (FTS5 and its key map); PostgreSQL's is indexes.
         Store::Sqlite { read: pool, .. } => sqlx::query_as(
             "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE 'user_search%'",
         )
         .fetch_all(pool)
         .await

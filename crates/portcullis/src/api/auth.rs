@@ -1,7 +1,7 @@
 //! Sign-up, sign-in, refresh and sign-out.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::{Email, Password, PlainToken, UserId};
 use portcullis_store::{NewUser, UserRow};
@@ -16,10 +16,10 @@ use super::views::{SessionView, UserView};
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::links::{self, Link};
 use crate::auth::service::{self, Credentials, LoginName, Verdict};
-use crate::auth::{Auth, ClientInfo, SessionGrant, Transport};
+use crate::auth::{Auth, ClientInfo, SameOrigin, SessionGrant, Transport};
 use crate::change::{self, Change};
 use crate::http::error::Problem;
-use crate::http::{ApiError, ApiResult, Json, csrf};
+use crate::http::{ApiError, ApiResult, Json};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -106,7 +106,7 @@ pub struct RefreshRequest {
     ))]
 async fn register(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: SameOrigin,
     client: ClientInfo,
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<Response> {
@@ -116,7 +116,6 @@ async fn register(
             "registration is closed",
         ));
     }
-    csrf::check_origin(&headers, &state.origins)?;
     let mut violations = Violations::default();
     let email = violations.check("email", Email::parse(&body.email), |e| e.code());
     let password = validate::new_password(
@@ -180,11 +179,10 @@ async fn register(
     ))]
 async fn login(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: SameOrigin,
     client: ClientInfo,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Response> {
-    csrf::check_origin(&headers, &state.origins)?;
     let (login, identifier) = match (&body.email, &body.username) {
         (Some(email), None) => (LoginName::Email(email.trim()), email.trim()),
         (None, Some(username)) => (LoginName::Username(username.trim()), username.trim()),

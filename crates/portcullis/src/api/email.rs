@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::views::{Accepted, accepted};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::links::{self, Link};
-use crate::auth::{Auth, ClientInfo, service};
+use crate::auth::{Auth, ClientInfo, SameOrigin, service};
 use crate::change::Change;
 use crate::http::error::Problem;
 use crate::http::{ApiError, ApiResult, Json};
@@ -60,10 +60,12 @@ pub struct EmailChangeRequest {
     responses(
         (status = 200, body = Verified),
         (status = 400, body = Problem, description = "`invalid_token`: unknown, used or expired"),
+        (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),
         (status = 409, body = Problem, description = "`email_taken`: the new address was registered meanwhile"),
     ))]
 async fn verify_email(
     State(state): State<AppState>,
+    _: SameOrigin,
     client: ClientInfo,
     Json(body): Json<TokenRequest>,
 ) -> ApiResult<axum::Json<Verified>> {
@@ -116,10 +118,12 @@ async fn verify_email(
 #[utoipa::path(post, path = "/api/auth/email/verify/resend", tag = "email", request_body = EmailRequest,
     responses(
         (status = 202, body = Accepted),
+        (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),
         (status = 422, body = Problem, description = "`validation_failed`: not an email address"),
     ))]
 async fn resend_verification(
     State(state): State<AppState>,
+    _: SameOrigin,
     client: ClientInfo,
     Json(body): Json<EmailRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {

@@ -13,7 +13,7 @@ use super::validate::{self, Violations};
 use super::views::{Accepted, accepted};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::links::{self, Link};
-use crate::auth::{ClientInfo, service};
+use crate::auth::{ClientInfo, SameOrigin, service};
 use crate::change::Change;
 use crate::http::error::Problem;
 use crate::http::{ApiError, ApiResult, Json};
@@ -45,10 +45,12 @@ pub struct ResetRequest {
 #[utoipa::path(post, path = "/api/auth/password/forgot", tag = "password", request_body = ForgotRequest,
     responses(
         (status = 202, body = Accepted),
+        (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),
         (status = 422, body = Problem, description = "`validation_failed`: not an email address"),
     ))]
 async fn forgot_password(
     State(state): State<AppState>,
+    _: SameOrigin,
     client: ClientInfo,
     Json(body): Json<ForgotRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
@@ -88,11 +90,13 @@ async fn send_reset_link(state: &AppState, email: &Email, client: &ClientInfo) -
     responses(
         (status = 204, description = "Reset; every session revoked"),
         (status = 400, body = Problem, description = "`invalid_token`: unknown, used or expired"),
+        (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),
         (status = 422, body = Problem, description = "`validation_failed`: the password policy"),
         (status = 503, body = Problem, description = "`overloaded`"),
     ))]
 async fn reset_password(
     State(state): State<AppState>,
+    _: SameOrigin,
     client: ClientInfo,
     Json(body): Json<ResetRequest>,
 ) -> ApiResult<StatusCode> {

@@ -81,6 +81,20 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// Proof that a request is not a cross-site browser request: any `Origin` is allow-listed
+/// and `Sec-Fetch-Site` is not `cross-site` (403 `csrf_failed` otherwise). For the endpoints
+/// that act without a session: sign-in, sign-up, and emailed links and their requests.
+pub struct SameOrigin;
+
+impl FromRequestParts<AppState> for SameOrigin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        csrf::check_origin(&parts.headers, &state.origins)?;
+        Ok(Self)
+    }
+}
+
 /// Where a request came from, for session records and audit events.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {

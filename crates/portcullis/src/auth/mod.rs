@@ -4,7 +4,7 @@ pub mod extractor;
 pub mod links;
 pub mod service;
 
-pub use extractor::{AdminAuth, Auth, ClientInfo};
+pub use extractor::{AdminAuth, Auth, ClientInfo, SameOrigin};
 pub use service::{SessionGrant, Transport};
 
 /// The purposes tokens are hashed under, kept apart so one kind never passes as another.

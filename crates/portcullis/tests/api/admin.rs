@@ -3,7 +3,7 @@
 //! effective on the next request; the user list searches, filters and paginates.
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -202,4 +202,66 @@ async fn one_user_by_id_or_404() {
         .await
         .unwrap();
     assert_problem(missing, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn search_finds_substrings_of_every_field_and_follows_changes() {
+    let app = spawn_app().await;
+    let admin = app.admin().await.access;
+    let user = app.register("ada.lovelace@analytical.example").await;
+    let id = app.user_id(&user.access).await;
+    app.patch("/api/auth/me")
+        .json(&json!({"name": "Augusta Ada King", "username": "countess"}))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    let ids = |query: &'static str| {
+        let request = app
+            .get(&format!("/api/admin/users?q={query}"))
+            .bearer_auth(&admin);
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            let users: Vec<String> = body["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(body["total"], users.len(), "{query}");
+            users
+        }
+    };
+    for found in [
+        "LOVELACE",
+        "lytical.ex",
+        "a%20King",
+        "Countess",
+        "ada",
+        "nt",
+    ] {
+        assert_eq!(ids(found).await, std::slice::from_ref(&id), "{found}");
+    }
+    for missing in ["lovelacex", "Ada%20Lovelace", "%22", "%25", "_"] {
+        assert!(ids(missing).await.is_empty(), "{missing}");
+    }
+
+    app.patch("/api/auth/me")
+        .json(&json!({"name": "Ada Byron", "username": null}))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    assert!(ids("Augusta").await.is_empty(), "the old name is forgotten");
+    assert!(ids("countess").await.is_empty());
+    assert_eq!(ids("byron").await, std::slice::from_ref(&id));
+
+    let deleted = app
+        .delete(&format!("/api/admin/users/{id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(ids("lovelace").await.is_empty());
 }

@@ -213,3 +213,46 @@ async fn a_reset_link_is_not_a_verification_link_nor_the_reverse() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn endpoints_of_emailed_links_refuse_cross_site_browsers() {
+    let app = spawn_app().await;
+    let token = "A".repeat(43);
+    for (path, body) in [
+        (
+            "/api/auth/password/forgot",
+            json!({"email": unique_email()}),
+        ),
+        (
+            "/api/auth/password/reset",
+            json!({"token": token, "new_password": NEW_PASSWORD}),
+        ),
+        ("/api/auth/email/verify", json!({"token": token})),
+        (
+            "/api/auth/email/verify/resend",
+            json!({"email": unique_email()}),
+        ),
+    ] {
+        let foreign = app
+            .post(path, &body)
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(foreign, 403, "csrf_failed").await;
+        let cross_site = app
+            .post(path, &body)
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(cross_site, 403, "csrf_failed").await;
+        let same_origin = app
+            .post(path, &body)
+            .header("origin", "http://localhost:8080")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(same_origin.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+}
