@@ -8,14 +8,35 @@ use crate::{
     Result, Store, Tx, dispatch, dispatch_write, on_tx,
 };
 
-/// `$1` user (actor or subject), `$2` action, `$3` since (inclusive), `$4` until (exclusive).
-macro_rules! audit_filter {
-    () => {
-        " WHERE ($1 IS NULL OR actor_user_id = $1 OR subject_user_id = $1)
-            AND ($2 IS NULL OR action = $2)
-            AND ($3 IS NULL OR at >= $3)
-            AND ($4 IS NULL OR at < $4)"
-    };
+/// `$select` with the conditions of `filter`, each written only when it applies, so that
+/// the planner sees plain predicates it can answer from an index.
+macro_rules! filtered_events {
+    ($select:expr, $filter:expr) => {{
+        let mut query = QueryBuilder::new($select);
+        let mut and = " WHERE ";
+        if let Some(user) = &$filter.user_id {
+            query
+                .push(and)
+                .push("(actor_user_id = ")
+                .push_bind(user)
+                .push(" OR subject_user_id = ")
+                .push_bind(user)
+                .push(")");
+            and = " AND ";
+        }
+        if let Some(action) = &$filter.action {
+            query.push(and).push("action = ").push_bind(action);
+            and = " AND ";
+        }
+        if let Some(since) = $filter.since {
+            query.push(and).push("at >= ").push_bind(since);
+            and = " AND ";
+        }
+        if let Some(until) = $filter.until {
+            query.push(and).push("at < ").push_bind(until);
+        }
+        query
+    }};
 }
 
 /// Sign-in failures of `$1` with outcome `$2` since `$3`, grouped by `$group`; `$4` rows.
@@ -72,30 +93,17 @@ impl Store {
         filter: &AuditFilter,
         page: Page,
     ) -> Result<(Vec<AuditRow>, i64)> {
-        const PAGE: &str = concat!(
-            "SELECT id, at, action, outcome, actor_user_id, subject_user_id, ip, user_agent,
-                request_id, detail FROM audit_events",
-            audit_filter!(),
-            " ORDER BY at DESC, id DESC LIMIT $5 OFFSET $6"
-        );
-        const COUNT: &str = concat!("SELECT COUNT(*) FROM audit_events", audit_filter!());
+        const SELECT: &str = "SELECT id, at, action, outcome, actor_user_id, subject_user_id, ip,
+            user_agent, request_id, detail FROM audit_events";
         Ok(dispatch!(self, pool => {
-            let events = sqlx::query_as::<_, AuditRow>(PAGE)
-                .bind(&filter.user_id)
-                .bind(&filter.action)
-                .bind(filter.since)
-                .bind(filter.until)
-                .bind(page.limit)
-                .bind(page.offset)
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(COUNT)
-                .bind(&filter.user_id)
-                .bind(&filter.action)
-                .bind(filter.since)
-                .bind(filter.until)
-                .fetch_one(pool)
-                .await?;
+            let mut list = filtered_events!(SELECT, filter);
+            list.push(" ORDER BY at DESC, id DESC LIMIT ")
+                .push_bind(page.limit)
+                .push(" OFFSET ")
+                .push_bind(page.offset);
+            let events = list.build_query_as::<AuditRow>().fetch_all(pool).await?;
+            let mut count = filtered_events!("SELECT COUNT(*) FROM audit_events", filter);
+            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
             (events, total)
         }))
     }

@@ -1,5 +1,8 @@
 //! Rows read from and values written to the store. Plain data: ids as text, times in ms.
 
+/// The role whose holders administer Portcullis itself.
+pub const ADMIN: &str = "admin";
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserRow {
     pub id: String,

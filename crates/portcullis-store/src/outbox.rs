@@ -1,12 +1,13 @@
 //! The mail outbox. Messages are written in the transaction of the change that sends them;
-//! workers on any number of nodes claim due messages with a lease, so each is delivered by
-//! one worker at a time, and a crashed worker's claim lapses for another to take.
+//! workers on any number of nodes claim due messages one at a time with a lease longer than a
+//! delivery may take, so a message is in one worker's hands at a time, and a crashed worker's
+//! claim lapses for another to take.
 
 use crate::{
     ClaimedMail, NewMail, OutboxCounts, Result, Store, Tx, dispatch, dispatch_write, on_tx,
 };
 
-/// Due, unclaimed messages, oldest first; `$2` is now and `$4` the batch size.
+/// The oldest due, unclaimed message; `$2` is now.
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
@@ -15,7 +16,7 @@ macro_rules! claim_sql {
                  SELECT id FROM mail_outbox
                  WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2
                    AND (claimed_until IS NULL OR claimed_until <= $2)
-                 ORDER BY next_attempt_at, id LIMIT $4 ",
+                 ORDER BY next_attempt_at, id LIMIT 1 ",
             $lock,
             ")
              RETURNING id, kind, recipient, payload, attempts"
@@ -44,24 +45,22 @@ impl Tx {
 }
 
 impl Store {
-    /// Claims up to `limit` due messages for `claim` (a fresh id per batch) until `until`.
-    /// SQLite has one writer, so its update is exclusive as it stands; PostgreSQL skips rows
+    /// Claims the oldest due message for `claim` (a fresh id per claim) until `until`.
+    /// SQLite has one writer, so its update is exclusive as it stands; PostgreSQL skips a row
     /// another node is claiming at the same moment.
     pub async fn claim_mail(
         &self,
         claim: &str,
         now: i64,
         until: i64,
-        limit: i64,
-    ) -> Result<Vec<ClaimedMail>> {
+    ) -> Result<Option<ClaimedMail>> {
         macro_rules! claim {
             ($pool:expr, $sql:expr) => {
                 sqlx::query_as::<_, ClaimedMail>($sql)
                     .bind(claim)
                     .bind(now)
                     .bind(until)
-                    .bind(limit)
-                    .fetch_all($pool)
+                    .fetch_optional($pool)
                     .await?
             };
         }
@@ -71,7 +70,8 @@ impl Store {
         })
     }
 
-    /// Records delivery and drops the sealed body; false when the claim was lost.
+    /// Records delivery and drops the sealed body. This and the two below answer false when
+    /// the claim had lapsed and another worker holds the message.
     pub async fn mark_mail_sent(&self, id: &str, claim: &str, now: i64) -> Result<bool> {
         self.settle_mail(
             "UPDATE mail_outbox SET sent_at = $3, payload = NULL, last_error = $4,

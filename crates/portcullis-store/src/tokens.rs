@@ -4,6 +4,9 @@
 
 use crate::{NewOneTimeToken, Result, Store, Tx, UsedToken, dispatch, dispatch_write, on_tx};
 
+const ISSUED_SINCE: &str = "SELECT COUNT(*) FROM one_time_tokens
+     WHERE user_id = $1 AND kind = $2 AND created_at > $3";
+
 impl Tx {
     pub async fn issue_one_time_token(&mut self, token: &NewOneTimeToken) -> Result<()> {
         on_tx!(self, tx => {
@@ -76,6 +79,14 @@ impl Tx {
 }
 
 impl Store {
+    /// As [`Tx::token_issued_since`], outside a transaction: a cheap first look.
+    pub async fn token_issued_since(&self, user_id: &str, kind: &str, since: i64) -> Result<bool> {
+        let count: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar(ISSUED_SINCE).bind(user_id).bind(kind).bind(since).fetch_one(pool).await?
+        });
+        Ok(count > 0)
+    }
+
     /// The unexpired token of `kind` with this hash, without using it up.
     pub async fn live_one_time_token(
         &self,

@@ -4,8 +4,8 @@ use sqlx::QueryBuilder;
 
 use crate::error::map_unique;
 use crate::{
-    Credential, NewUser, Page, Result, RoleChange, Store, Tx, UserChange, UserFilter, UserRow,
-    dispatch, on_tx,
+    ADMIN, Credential, NewUser, Page, Result, RoleChange, Store, Tx, UserChange, UserFilter,
+    UserRow, dispatch, on_tx,
 };
 
 macro_rules! user_columns {
@@ -27,7 +27,30 @@ macro_rules! user_with_password_where {
     };
 }
 
-const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1");
+macro_rules! user_by_id {
+    () => {
+        concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1")
+    };
+}
+const USER_BY_ID: &str = user_by_id!();
+
+/// Runs `$body` with `$sql` bound to `$select` as it stands on SQLite, whose transactions hold
+/// the only write lock from their start, and with `FOR UPDATE` on PostgreSQL, so that the rows
+/// read stay as read until the transaction ends.
+macro_rules! locking {
+    ($tx:expr, $select:expr, $conn:ident, $sql:ident => $body:expr) => {
+        match $tx {
+            Tx::Sqlite($conn) => {
+                let $sql: &'static str = $select;
+                $body
+            }
+            Tx::Postgres($conn) => {
+                let $sql: &'static str = concat!($select, " FOR UPDATE");
+                $body
+            }
+        }
+    };
+}
 
 #[derive(sqlx::FromRow)]
 struct UserWithHash {
@@ -363,12 +386,12 @@ impl Tx {
 
     /// Sets the user's role, unless that would leave no admin.
     pub async fn set_role(&mut self, user_id: &str, role: &str, now: i64) -> Result<RoleChange> {
-        let Some(user) = self.user_by_id(user_id).await? else {
-            return Ok(RoleChange::NotFound);
-        };
-        if user.role == "admin" && role != "admin" && !self.other_admin_exists(user_id).await? {
+        if role != ADMIN && self.is_last_admin(user_id, now).await? {
             return Ok(RoleChange::LastAdmin);
         }
+        let Some(user) = self.lock_user(user_id).await? else {
+            return Ok(RoleChange::NotFound);
+        };
         on_tx!(self, tx => {
             sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
                 .bind(user_id)
@@ -380,21 +403,47 @@ impl Tx {
         Ok(RoleChange::Changed { from: user.role })
     }
 
-    /// Whether an admin other than `user_id` exists. The admins' rows are locked first (by a
-    /// no-op update), so two admins demoting each other at once cannot both succeed.
-    pub async fn other_admin_exists(&mut self, user_id: &str) -> Result<bool> {
-        on_tx!(self, tx => {
-            sqlx::query("UPDATE users SET role = role WHERE role = 'admin'")
-                .execute(&mut **tx)
+    /// Whether `user_id` is an admin and no other admin without a ban in force at `now`
+    /// exists: demoting, banning or deleting them would leave nobody to administer. The
+    /// admins' rows are locked first, in id order, so two admins acting on each other at once
+    /// can neither both pass nor deadlock.
+    pub async fn is_last_admin(&mut self, user_id: &str, now: i64) -> Result<bool> {
+        const OTHERS: &str = "SELECT COUNT(*) FROM users WHERE role = $1 AND id <> $2
+             AND NOT (banned AND (ban_expires_at IS NULL OR ban_expires_at > $3))";
+        let (others, role): (i64, Option<String>) = locking!(self,
+            "SELECT id FROM users WHERE role = $1 ORDER BY id", tx, sql => {
+            sqlx::query(sql).bind(ADMIN).execute(&mut **tx).await?;
+            let others = sqlx::query_scalar(OTHERS)
+                .bind(ADMIN)
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(&mut **tx)
                 .await?;
-            let others: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND id <> $1",
-            )
-            .bind(user_id)
-            .fetch_one(&mut **tx)
-            .await?;
-            Ok(others > 0)
-        })
+            let role = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            (others, role)
+        });
+        Ok(role.as_deref() == Some(ADMIN) && others == 0)
+    }
+
+    /// The user, their row locked until the transaction ends (see `locking!`). Changes that
+    /// race with a sign-in (a ban, a password reset) lock it first too, so one waits for the
+    /// other; locking the user before their credential keeps that order everywhere.
+    pub async fn lock_user(&mut self, id: &str) -> Result<Option<UserRow>> {
+        Ok(locking!(self, user_by_id!(), tx, sql => {
+            sqlx::query_as::<_, UserRow>(sql).bind(id).fetch_optional(&mut **tx).await?
+        }))
+    }
+
+    /// The user's password hash, its row locked likewise.
+    pub async fn lock_password_hash(&mut self, user_id: &str) -> Result<Option<String>> {
+        Ok(
+            locking!(self, "SELECT password_hash FROM credentials WHERE user_id = $1", tx, sql => {
+                sqlx::query_scalar(sql).bind(user_id).fetch_optional(&mut **tx).await?
+            }),
+        )
     }
 
     /// Bans the user until `expires_at` (forever when `None`); false when no such user.

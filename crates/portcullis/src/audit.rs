@@ -114,6 +114,11 @@ impl AuditEvent {
         Self::new(action, client).actor(user_id).subject(user_id)
     }
 
+    /// An action an admin took on another account.
+    pub fn by_admin(action: Action, client: &ClientInfo, admin_id: &str, subject: &str) -> Self {
+        Self::new(action, client).actor(admin_id).subject(subject)
+    }
+
     pub fn actor(mut self, user_id: &str) -> Self {
         self.actor = Some(user_id.to_owned());
         self

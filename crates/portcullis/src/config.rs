@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use lettre::Address;
 use lettre::message::Mailbox;
 use portcullis_core::{HashParams, PasswordPolicy};
+use portcullis_store::ADMIN;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
@@ -151,7 +152,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             registration_open: true,
-            roles: vec!["user".into(), "admin".into()],
+            roles: vec!["user".into(), ADMIN.into()],
             default_role: "user".into(),
             password_min_length: policy.min_length,
             password_max_length: policy.max_length,
@@ -274,7 +275,7 @@ impl Config {
         if !self.roles.iter().all(role_name) {
             return fail("PORTCULLIS_ROLES: role names are 1-32 of a-z, 0-9, _ and -");
         }
-        if !self.roles.iter().any(|r| r == "admin") || !self.roles.contains(&self.default_role) {
+        if !self.roles.iter().any(|r| r == ADMIN) || !self.roles.contains(&self.default_role) {
             return fail("PORTCULLIS_ROLES must include admin and PORTCULLIS_DEFAULT_ROLE");
         }
         self.trusted_proxy_nets()?;

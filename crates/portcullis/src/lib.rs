@@ -3,6 +3,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod background;
 pub mod change;
 pub mod cli;
 pub mod config;

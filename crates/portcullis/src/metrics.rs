@@ -24,6 +24,8 @@ pub const MAIL_SENT: &str = "portcullis_mail_sent_total";
 pub const MAIL_FAILURES: &str = "portcullis_mail_failures_total";
 pub const MAIL_PENDING: &str = "portcullis_mail_outbox_pending";
 pub const MAIL_FAILED: &str = "portcullis_mail_outbox_failed";
+/// Background work (the mail of forgot-password and resend) dropped under a flood.
+pub const BACKGROUND_DROPPED: &str = "portcullis_background_dropped_total";
 
 /// Marks requests that arrived on the separate metrics listener (`PORTCULLIS_METRICS_ADDR`).
 #[derive(Debug, Clone, Copy)]

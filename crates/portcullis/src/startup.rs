@@ -21,12 +21,15 @@ use tracing::Level;
 
 use crate::api;
 use crate::api::docs::OpenApiJson;
+use crate::background::Background;
 use crate::config::decode_secret;
 use crate::config::{Config, Mode};
 use crate::hash_pool::HashPool;
 use crate::http::cookies::CookieSettings;
 use crate::http::error::{method_not_allowed, not_found};
-use crate::http::middleware::{Hsts, RequestId, request_id, screen_methods, security_headers};
+use crate::http::middleware::{
+    Hsts, RequestId, request_id, screen_methods, screen_uri, security_headers,
+};
 use crate::http::{ApiError, csrf};
 use crate::janitor::Janitor;
 use crate::jwt::AccessTokens;
@@ -38,6 +41,9 @@ use crate::metrics::MetricsListener;
 use crate::secret::{DerivedKeys, load_secret};
 use crate::state::millis;
 use crate::state::{AppState, Inner};
+
+/// Handed-off request work that may run at once (see [`Background`]).
+const BACKGROUND_TASKS: u32 = 64;
 
 /// How to build the application beyond its configuration.
 pub struct BuildOptions {
@@ -64,6 +70,8 @@ pub struct Application {
     reloader: tokio::task::JoinHandle<()>,
     /// Background work (mail delivery, pruning) that finishes its step when told to stop.
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Work requests handed off after answering; waited for at shutdown.
+    background: Background,
     stop: watch::Sender<bool>,
 }
 
@@ -114,6 +122,7 @@ impl Application {
             tokio::spawn(delivery.run(stopped.clone())),
             tokio::spawn(janitor.run(stopped)),
         ];
+        let background = Background::new(BACKGROUND_TASKS);
         let state = AppState::new(Inner {
             hash_pool: HashPool::new(hasher, config.hash_workers(), config.hash_queue()),
             token_hasher: derived.token_hasher,
@@ -126,6 +135,7 @@ impl Application {
             trusted_proxies: config.trusted_proxy_nets()?,
             policy: config.password_policy(),
             mailer,
+            background: background.clone(),
             clock: options.clock,
             tokens,
             store: store.clone(),
@@ -144,6 +154,7 @@ impl Application {
             router,
             store,
             workers,
+            background,
             stop,
         })
     }
@@ -183,6 +194,7 @@ impl Application {
         for server in std::iter::once(main).chain(metrics) {
             server.await.map_err(std::io::Error::other)??;
         }
+        self.background.finished().await;
         let _ = self.stop.send(true);
         for worker in self.workers {
             let _ = worker.await;
@@ -279,6 +291,7 @@ fn router(state: AppState) -> anyhow::Result<Router> {
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()))
         .layer(middleware::from_fn(screen_methods))
+        .layer(middleware::from_fn(screen_uri))
         .layer(middleware::from_fn(crate::metrics::track))
         .layer(middleware::from_fn_with_state(hsts, security_headers))
         .layer(

@@ -7,6 +7,7 @@ use ipnet::IpNet;
 use portcullis_core::{Clock, PasswordPolicy, TokenHasher};
 use portcullis_store::{Liveness, Store};
 
+use crate::background::Background;
 use crate::config::Config;
 use crate::hash_pool::HashPool;
 use crate::http::cookies::CookieSettings;
@@ -28,6 +29,7 @@ pub struct Inner {
     pub trusted_proxies: Vec<IpNet>,
     pub policy: PasswordPolicy,
     pub mailer: Arc<Mailer>,
+    pub background: Background,
 }
 
 impl AppState {

@@ -1,4 +1,5 @@
--- Link tokens for email verification, password reset and email change: keyed hashes only.
+-- Link tokens for email verification, password reset and email change: keyed hashes only,
+-- at most one live token of each kind per user.
 CREATE TABLE one_time_tokens (
     token_hash  TEXT PRIMARY KEY NOT NULL,
     kind        TEXT NOT NULL,
@@ -7,7 +8,7 @@ CREATE TABLE one_time_tokens (
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL
 );
-CREATE INDEX one_time_tokens_user_id_idx ON one_time_tokens (user_id, kind);
+CREATE UNIQUE INDEX one_time_tokens_user_id_kind_key ON one_time_tokens (user_id, kind);
 CREATE INDEX one_time_tokens_expires_at_idx ON one_time_tokens (expires_at);
 
 -- Mail written in the transaction of the change that sends it; payload sealed, cleared once sent.

@@ -1,10 +1,9 @@
 -- Substring search over email, name and username without reading every user: a trigram GIN
 -- index (pg_trgm ships with PostgreSQL and is trusted, so the database owner may create it)
 -- over the three fields as one text, a line each (no field can hold a line break), which is
--- the expression the admin search filters on. The lock serialises this migration across
--- concurrent migrators of one database, whose CREATE EXTENSION would otherwise race; the
--- operator class is looked up wherever the extension lives.
-SELECT pg_advisory_xact_lock(7301911);
+-- the expression the admin search filters on. The operator class is looked up wherever the
+-- extension lives. (Concurrent migrators of one database cannot race on CREATE EXTENSION:
+-- sqlx holds an advisory lock on the database while it migrates.)
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 DO $$
 DECLARE

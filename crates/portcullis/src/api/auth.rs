@@ -190,36 +190,47 @@ async fn login(
     };
     let password = Password::for_verification(&body.password)
         .map_err(|rule| ApiError::field("password", rule.code()))?;
-    let failed = |outcome: Outcome, reason: &'static str, user: Option<&UserRow>| {
-        metrics::counter!(crate::metrics::LOGINS, "outcome" => reason).increment(1);
-        let mut event = AuditEvent::new(Action::LoginFailed, &client)
-            .outcome(outcome)
+    let failure = |refusal: Refusal, user_id: Option<&str>| {
+        metrics::counter!(crate::metrics::LOGINS, "outcome" => refusal.reason()).increment(1);
+        let event = AuditEvent::new(Action::LoginFailed, &client)
+            .outcome(refusal.outcome())
             .login_key(login_key(&state, identifier))
-            .detail(json!({ "reason": reason }));
-        if let Some(user) = user {
-            event = event.subject(&user.id);
+            .detail(json!({ "reason": refusal.reason() }));
+        match user_id {
+            Some(id) => event.subject(id),
+            None => event,
         }
-        change::record(&state, event)
     };
-    let (user, rehash) = match service::check_password(&state, login, password).await? {
-        Verdict::Valid { user, rehash } => (user, rehash),
+    let (user_id, verified, rehash) = match service::check_password(&state, login, password).await?
+    {
+        Verdict::Valid { user, hash, rehash } => (user.id, hash, rehash),
         Verdict::Invalid { user } => {
-            failed(Outcome::Failure, "invalid_credentials", user.as_ref()).await?;
+            let event = failure(Refusal::WrongPassword, user.as_ref().map(|u| u.id.as_str()));
+            change::record(&state, event).await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
-    if user.is_banned(state.now()) {
-        failed(Outcome::Denied, "banned", Some(&user)).await?;
-        return Err(ApiError::Forbidden("user_banned", "this account is banned"));
-    }
-    if state.config.require_email_verification() && !user.email_verified {
-        failed(Outcome::Denied, "email_not_verified", Some(&user)).await?;
-        return Err(ApiError::Forbidden(
-            "email_not_verified",
-            "verify your email address before signing in",
-        ));
-    }
+    // What the password check read is read again, locked, in the transaction that starts the
+    // session: a reset, password change or ban committed while the hash was being verified
+    // wins, and one that comes after waits for this commit and then ends this session too.
     let mut change = Change::begin(&state).await?;
+    let user = change.lock_user(&user_id).await?;
+    let hash = change.lock_password_hash(&user_id).await?;
+    let checked = match (user, hash) {
+        (Some(user), Some(hash)) if hash == verified => match Refusal::of(&state, &user) {
+            Some(refusal) => Err(refusal),
+            None => Ok(user),
+        },
+        _ => Err(Refusal::WrongPassword),
+    };
+    let user = match checked {
+        Ok(user) => user,
+        Err(refusal) => {
+            change.audit(failure(refusal, Some(&user_id))).await?;
+            change.commit().await?;
+            return Err(refusal.into_error());
+        }
+    };
     if let Some(credential) = &rehash {
         change
             .set_password(&user.id, &credential.hash, &credential.scheme, state.now())
@@ -235,6 +246,56 @@ async fn login(
     change.commit().await?;
     metrics::counter!(crate::metrics::LOGINS, "outcome" => "success").increment(1);
     Ok(signed_in(&state, StatusCode::OK, user, grant))
+}
+
+/// Why a sign-in is refused.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// Not the password, or no longer: it changed while it was being checked.
+    WrongPassword,
+    /// The password was right; the account is banned.
+    Banned,
+    /// The password was right; the address must be verified first.
+    Unverified,
+}
+
+impl Refusal {
+    /// What policy says about a user whose password was right.
+    fn of(state: &AppState, user: &UserRow) -> Option<Self> {
+        if user.is_banned(state.now()) {
+            Some(Self::Banned)
+        } else if state.config.require_email_verification() && !user.email_verified {
+            Some(Self::Unverified)
+        } else {
+            None
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Self::WrongPassword => "invalid_credentials",
+            Self::Banned => "banned",
+            Self::Unverified => "email_not_verified",
+        }
+    }
+
+    fn outcome(self) -> Outcome {
+        match self {
+            Self::WrongPassword => Outcome::Failure,
+            Self::Banned | Self::Unverified => Outcome::Denied,
+        }
+    }
+
+    fn into_error(self) -> ApiError {
+        match self {
+            Self::WrongPassword => ApiError::InvalidCredentials,
+            Self::Banned => ApiError::Forbidden("user_banned", "this account is banned"),
+            Self::Unverified => ApiError::Forbidden(
+                "email_not_verified",
+                "verify your email address before signing in",
+            ),
+        }
+    }
 }
 
 /// The audit trail's pseudonym for a sign-in identifier: the same for every spelling of one

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use portcullis_core::{Email, Password};
-use portcullis_store::UserChange;
+use portcullis_store::{UserChange, UserRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -128,30 +128,16 @@ async fn resend_verification(
     Json(body): Json<EmailRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e.code()))?;
-    tokio::spawn(async move {
-        if let Err(err) = resend(&state, &email, &client).await {
-            tracing::warn!(error = %err, "sending a verification link failed");
-        }
-    });
+    let unverified = |user: &UserRow| !user.email_verified;
+    links::send_on_request(
+        &state,
+        client,
+        email,
+        Link::VerifyEmail,
+        Action::EmailVerificationSent,
+        unverified,
+    );
     Ok(accepted())
-}
-
-async fn resend(state: &AppState, email: &Email, client: &ClientInfo) -> ApiResult<()> {
-    let Some(user) = state.store.user_by_email(email.as_str()).await? else {
-        return Ok(());
-    };
-    if user.email_verified {
-        return Ok(());
-    }
-    let mut change = Change::begin(state).await?;
-    if links::cooling_down(state, &mut change, Link::VerifyEmail, &user.id).await? {
-        return Ok(());
-    }
-    links::send_link(state, &mut change, Link::VerifyEmail, &user.id, &user.email).await?;
-    change
-        .audit(AuditEvent::new(Action::EmailVerificationSent, client).subject(&user.id))
-        .await?;
-    change.commit().await
 }
 
 /// Ask to change the address: a link goes to the new address and a notice to the old; the
@@ -190,7 +176,7 @@ async fn change_email(
         ));
     }
     let mut change = Change::begin(&state).await?;
-    links::send_link(
+    let sent = links::send_link_once(
         &state,
         &mut change,
         Link::ChangeEmail,
@@ -198,6 +184,10 @@ async fn change_email(
         new_email.as_str(),
     )
     .await?;
+    if !sent {
+        // A link went out within the cooldown: answer the same, send nothing more.
+        return Ok(accepted());
+    }
     let notice = Letter::EmailChangeRequested {
         new_email: new_email.as_str(),
     };

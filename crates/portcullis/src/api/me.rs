@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use portcullis_core::{Email, Password};
+use portcullis_core::Password;
 use portcullis_store::UserChange;
 use serde::Deserialize;
 use serde_json::json;
@@ -102,30 +102,26 @@ async fn change_password(
     client: ClientInfo,
     Json(body): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    let email = Email::parse(&auth.user.email).ok();
-    let mut violations = Violations::default();
-    let Some(new_password) = validate::new_password(
-        &mut violations,
+    let new_password = validate::new_password_of(
         "new_password",
         &body.new_password,
         &state.policy,
-        email.as_ref(),
-    ) else {
-        return Err(violations.into_error());
-    };
+        &auth.user.email,
+    )?;
     let current = Password::for_verification(&body.current_password)
         .map_err(|_| ApiError::InvalidCredentials)?;
     service::confirm_password(&state, &auth.user.id, current).await?;
     let credential = service::hash_password(&state, new_password).await?;
     let now = state.now();
     let mut change = Change::begin(&state).await?;
-    change
-        .set_password(&auth.user.id, &credential.hash, &credential.scheme, now)
-        .await?;
-    let revoked = change
-        .revoke_sessions_of(&auth.user.id, Some(&auth.session.id), now)
-        .await?;
-    change.delete_one_time_tokens_of(&auth.user.id).await?;
+    let revoked = service::replace_password(
+        &mut change,
+        &auth.user.id,
+        &credential,
+        Some(&auth.session.id),
+        now,
+    )
+    .await?;
     let event = AuditEvent::by_user(Action::PasswordChanged, &client, &auth.user.id)
         .detail(json!({ "sessions_revoked": revoked }));
     change.audit(event).await?;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::validate::{self, Violations};
+use super::validate;
 use super::views::{Accepted, accepted};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::links::{self, Link};
@@ -55,34 +55,15 @@ async fn forgot_password(
     Json(body): Json<ForgotRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e.code()))?;
-    tokio::spawn(async move {
-        if let Err(err) = send_reset_link(&state, &email, &client).await {
-            tracing::warn!(error = %err, "sending a reset link failed");
-        }
-    });
-    Ok(accepted())
-}
-
-async fn send_reset_link(state: &AppState, email: &Email, client: &ClientInfo) -> ApiResult<()> {
-    let Some(user) = state.store.user_by_email(email.as_str()).await? else {
-        return Ok(());
-    };
-    let mut change = Change::begin(state).await?;
-    if links::cooling_down(state, &mut change, Link::ResetPassword, &user.id).await? {
-        return Ok(());
-    }
-    links::send_link(
-        state,
-        &mut change,
+    links::send_on_request(
+        &state,
+        client,
+        email,
         Link::ResetPassword,
-        &user.id,
-        &user.email,
-    )
-    .await?;
-    change
-        .audit(AuditEvent::new(Action::PasswordResetRequested, client).subject(&user.id))
-        .await?;
-    change.commit().await
+        Action::PasswordResetRequested,
+        |_| true,
+    );
+    Ok(accepted())
 }
 
 /// Set a new password with an emailed link; every session of the user is revoked.
@@ -116,17 +97,12 @@ async fn reset_password(
         .user_by_id(&token.user_id)
         .await?
         .ok_or(ApiError::InvalidToken)?;
-    let mut violations = Violations::default();
-    let email = Email::parse(&user.email).ok();
-    let Some(password) = validate::new_password(
-        &mut violations,
+    let password = validate::new_password_of(
         "new_password",
         &body.new_password,
         &state.policy,
-        email.as_ref(),
-    ) else {
-        return Err(violations.into_error());
-    };
+        &user.email,
+    )?;
     let credential = service::hash_password(&state, password).await?;
     let now = state.now();
     let mut change = Change::begin(&state).await?;
@@ -134,11 +110,7 @@ async fn reset_password(
         .use_one_time_token(link.kind(), &hash, now)
         .await?
         .ok_or(ApiError::InvalidToken)?;
-    change
-        .set_password(&user.id, &credential.hash, &credential.scheme, now)
-        .await?;
-    let revoked = change.revoke_sessions_of(&user.id, None, now).await?;
-    change.delete_one_time_tokens_of(&user.id).await?;
+    let revoked = service::replace_password(&mut change, &user.id, &credential, None, now).await?;
     // The link reached the address it was sent to, which proves that address.
     change
         .mark_email_verified(&user.id, &used.email, now)

@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionList {
-    sessions: Vec<SessionView>,
+    pub sessions: Vec<SessionView>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -69,6 +69,20 @@ pub fn new_password(
     })
 }
 
+/// A new password for the account of `account_email`, the only field checked in its request:
+/// the password or the 422 naming `field`.
+pub fn new_password_of(
+    field: &str,
+    raw: &str,
+    policy: &PasswordPolicy,
+    account_email: &str,
+) -> Result<Password, ApiError> {
+    let mut violations = Violations::default();
+    let email = Email::parse(account_email).ok();
+    new_password(&mut violations, field, raw, policy, email.as_ref())
+        .ok_or_else(|| violations.into_error())
+}
+
 /// Display names: trimmed, 1–100 characters, no control characters.
 pub fn name(raw: &str) -> Result<String, &'static str> {
     let name = raw.trim();

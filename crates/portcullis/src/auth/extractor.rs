@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use portcullis_core::PlainToken;
-use portcullis_store::{SessionRow, UserRow};
+use portcullis_store::{ADMIN, SessionRow, UserRow};
 
 use super::Transport;
 use super::purpose;
@@ -132,7 +132,7 @@ impl FromRequestParts<AppState> for AdminAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let auth = Auth::from_request_parts(parts, state).await?;
-        if auth.user.role != "admin" {
+        if auth.user.role != ADMIN {
             return Err(ApiError::Forbidden(
                 "forbidden",
                 "the admin role is required",

@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
-use portcullis_core::PlainToken;
-use portcullis_store::NewOneTimeToken;
+use portcullis_core::{Email, PlainToken};
+use portcullis_store::{NewOneTimeToken, UserRow};
 
+use super::ClientInfo;
+use crate::audit::{Action, AuditEvent};
 use crate::change::Change;
 use crate::config::Config;
 use crate::http::ApiResult;
@@ -86,16 +88,69 @@ pub async fn send_link(
     change.send(link.letter(&token), to, user_id).await
 }
 
-/// Whether a `link` mail went to the user within the cooldown; if so, another is not sent,
-/// so that the endpoints that send mail on request cannot flood an inbox.
-pub async fn cooling_down(
+/// Issues a `link` token and queues its letter as [`send_link`] does, unless such a mail went
+/// to the user within `PORTCULLIS_MAIL_COOLDOWN`, so that requests which send mail cannot
+/// flood an inbox; true when sent. The user's row is locked before looking, so concurrent
+/// requests for one account send one mail.
+pub async fn send_link_once(
     state: &AppState,
     change: &mut Change<'_>,
     link: Link,
     user_id: &str,
+    to: &str,
 ) -> ApiResult<bool> {
-    let since = state.now() - millis(state.config.mail_cooldown);
-    Ok(change
-        .token_issued_since(user_id, link.kind(), since)
+    change.lock_user(user_id).await?;
+    if change
+        .token_issued_since(user_id, link.kind(), cooldown_start(state))
+        .await?
+    {
+        return Ok(false);
+    }
+    send_link(state, change, link, user_id, to).await?;
+    Ok(true)
+}
+
+/// Whether a `link` mail went to the user within the cooldown: a cheap look before taking a
+/// transaction, which [`send_link_once`] repeats inside it.
+pub async fn cooling_down(state: &AppState, link: Link, user_id: &str) -> ApiResult<bool> {
+    Ok(state
+        .store
+        .token_issued_since(user_id, link.kind(), cooldown_start(state))
         .await?)
+}
+
+fn cooldown_start(state: &AppState) -> i64 {
+    state.now() - millis(state.config.mail_cooldown)
+}
+
+/// For the requests that name an address (forgot-password, resend): after the answer, in the
+/// background, sends `link` to the account with `email`, if there is one and `wanted` says
+/// so, at most once per cooldown, recording `action`. Neither the answer nor its timing can
+/// tell whether the account exists.
+pub fn send_on_request(
+    state: &AppState,
+    client: ClientInfo,
+    email: Email,
+    link: Link,
+    action: Action,
+    wanted: fn(&UserRow) -> bool,
+) {
+    let background = state.background.clone();
+    let state = state.clone();
+    background.spawn(link.kind(), async move {
+        let Some(user) = state.store.user_by_email(email.as_str()).await? else {
+            return Ok(());
+        };
+        if !wanted(&user) || cooling_down(&state, link, &user.id).await? {
+            return Ok(());
+        }
+        let mut change = Change::begin(&state).await?;
+        if send_link_once(&state, &mut change, link, &user.id, &user.email).await? {
+            change
+                .audit(AuditEvent::new(action, &client).subject(&user.id))
+                .await?;
+            change.commit().await?;
+        }
+        Ok(())
+    });
 }

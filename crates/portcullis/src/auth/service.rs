@@ -52,10 +52,11 @@ pub enum Credentials {
 
 /// The result of checking a password against an account.
 pub enum Verdict {
-    /// The password is the user's. `rehash` is set when the stored hash was of a legacy
-    /// scheme or weaker parameters: the replacement to store with the sign-in.
+    /// The password is the user's: it matched `hash`. `rehash` is set when that hash was of a
+    /// legacy scheme or weaker parameters: the replacement to store with the sign-in.
     Valid {
         user: UserRow,
+        hash: String,
         rehash: Option<Credential>,
     },
     /// No such account (`None`) or the wrong password.
@@ -76,12 +77,9 @@ pub async fn check_password(
         }
     };
     let (user, stored) = found.map_or((None, None), |(user, stored)| (Some(user), stored));
-    match verify(state, stored, password).await? {
-        (true, rehash) => Ok(Verdict::Valid {
-            user: user.ok_or(ApiError::InvalidCredentials)?,
-            rehash,
-        }),
-        (false, _) => Ok(Verdict::Invalid { user }),
+    match (verify(state, stored.clone(), password).await?, user, stored) {
+        ((true, rehash), Some(user), Some(hash)) => Ok(Verdict::Valid { user, hash, rehash }),
+        (_, user, _) => Ok(Verdict::Invalid { user }),
     }
 }
 
@@ -139,6 +137,25 @@ pub async fn hash_password(state: &AppState, password: Password) -> ApiResult<Cr
         hash,
         scheme: ARGON2ID.to_owned(),
     })
+}
+
+/// Stores a new password in `change` and ends what the old one opened: every session but
+/// `keep` (refresh tokens die with them) and every emailed link. Returns the sessions ended.
+pub async fn replace_password(
+    change: &mut Change<'_>,
+    user_id: &str,
+    credential: &Credential,
+    keep: Option<&str>,
+    now: i64,
+) -> ApiResult<u64> {
+    // The user's row first, as a sign-in locks it, so the two wait for each other in order.
+    change.lock_user(user_id).await?;
+    change
+        .set_password(user_id, &credential.hash, &credential.scheme, now)
+        .await?;
+    let revoked = change.revoke_sessions_of(user_id, keep, now).await?;
+    change.delete_one_time_tokens_of(user_id).await?;
+    Ok(revoked)
 }
 
 /// What a user signs in with.
@@ -270,11 +287,12 @@ pub async fn refresh(
                 .await?
                 .filter(|u| !u.is_banned(live.now))
                 .ok_or(ApiError::InvalidRefreshToken)?;
-            let access = access_token(state, &user, &session.id, live.now)?;
             let event = AuditEvent::by_user(Action::SessionRefreshed, client, &user.id)
                 .detail(json!({ "session_id": session.id }));
             change.audit(event).await?;
             change.commit().await?;
+            // Signed after the commit, so that SQLite's writer is not held for it.
+            let access = access_token(state, &user, &session.id, live.now)?;
             Ok((access, child))
         }
         RefreshOutcome::ReusedSessionRevoked {

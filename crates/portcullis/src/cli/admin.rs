@@ -2,7 +2,7 @@
 
 use portcullis_core::password_hash::ARGON2ID;
 use portcullis_core::{Clock, Email, Password, PasswordHasher, SystemClock, UserId};
-use portcullis_store::{Credential, NewUser, StoreError};
+use portcullis_store::{ADMIN, Credential, NewUser, StoreError};
 use serde_json::json;
 
 use crate::audit::{Action, AuditEvent};
@@ -29,7 +29,7 @@ pub async fn create(config: &Config, email: &str) -> anyhow::Result<()> {
         email: email.as_str().to_owned(),
         name: None,
         username: None,
-        role: "admin".into(),
+        role: ADMIN.into(),
         // The operator vouches for the address they typed.
         email_verified: true,
         credential: Some(Credential {
@@ -45,7 +45,7 @@ pub async fn create(config: &Config, email: &str) -> anyhow::Result<()> {
     })?;
     let event = AuditEvent::new(Action::UserRegistered, &ClientInfo::default())
         .subject(&id)
-        .detail(json!({ "source": "cli", "role": "admin" }));
+        .detail(json!({ "source": "cli", "role": ADMIN }));
     tx.record_audit(&event.to_row(now)).await?;
     tx.commit().await?;
     event.emit();

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use portcullis_core::{Clock, Email, Scheme, SystemClock};
-use portcullis_store::{Credential, NewUser, Store};
+use portcullis_store::{ADMIN, Credential, NewUser, Store};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -45,10 +45,9 @@ struct Checked {
 }
 
 pub async fn run(config: &Config, path: &Path) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let now = SystemClock.now_ms();
-    let users = match check(&text, config, now) {
+    let users = match check(&bytes, config, now) {
         Ok(users) => users,
         Err(errors) => {
             for error in errors.iter().take(MAX_REPORTED) {
@@ -66,18 +65,30 @@ pub async fn run(config: &Config, path: &Path) -> anyhow::Result<()> {
     };
     let store = super::open_store(config, false).await?;
     let (imported, skipped) = import(&store, &users, now).await?;
+    // One log line for the import; each user has its own row in the audit trail.
+    tracing::info!(
+        target: "portcullis::audit",
+        action = Action::UserRegistered.as_str(),
+        outcome = "success",
+        detail = %json!({ "source": "import", "users": imported }),
+        "audit"
+    );
     println!("imported {imported} users; skipped {skipped} whose email was already registered");
     Ok(())
 }
 
 /// Every line checked, with duplicates within the file; the users, or every problem found.
-fn check(text: &str, config: &Config, now: i64) -> Result<Vec<Checked>, Vec<String>> {
+fn check(bytes: &[u8], config: &Config, now: i64) -> Result<Vec<Checked>, Vec<String>> {
     let mut users = Vec::new();
     let mut errors = Vec::new();
     let mut emails: HashMap<String, usize> = HashMap::new();
     let mut usernames: HashMap<String, usize> = HashMap::new();
-    for (index, raw) in text.lines().enumerate() {
+    for (index, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = index + 1;
+        let Ok(raw) = std::str::from_utf8(raw) else {
+            errors.push(format!("line {line}: not UTF-8"));
+            continue;
+        };
         if raw.trim().is_empty() {
             continue;
         }
@@ -119,6 +130,12 @@ fn parse(raw: &str, config: &Config, now: i64) -> Result<NewUser, String> {
     let name = field("name", line.name, validate::name)?;
     let username = field("username", line.username, validate::username)?;
     let role = line.role.unwrap_or_else(|| config.default_role.clone());
+    if role == ADMIN {
+        // A file must not be a way around `admin create`, the only way to make an admin.
+        return Err(
+            "role: admin is not imported; make admins with `portcullis admin create` or PUT /api/admin/users/{id}/role".into(),
+        );
+    }
     if !config.roles.contains(&role) {
         return Err(format!(
             "role: {role:?} is not one of the configured roles ({})",

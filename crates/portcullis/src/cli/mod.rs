@@ -69,7 +69,7 @@ enum AdminAction {
 #[derive(Debug, Subcommand)]
 enum UsersAction {
     /// Import users from a JSON Lines file: one object a line with `email` and optionally
-    /// `name`, `username`, `email_verified`, `role`, `created_at` (RFC 3339) and
+    /// `name`, `username`, `email_verified`, `role` (not `admin`), `created_at` (RFC 3339) and
     /// `password_hash` (Argon2, bcrypt, scrypt or PBKDF2, in PHC, modular-crypt, passlib or
     /// Django form). Every line is checked first; one bad line imports nothing. Users whose
     /// email already exists are skipped, so a second run changes nothing.

@@ -48,6 +48,31 @@ pub async fn screen_methods(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Refuses control characters in the path (404: no resource is named with one) and in the
+/// query (422), before any reaches a handler: PostgreSQL refuses NUL in a text parameter and
+/// SQLite's FTS5 reads text as a C string, so they could only end in a 500.
+pub async fn screen_uri(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    if has_encoded_control(uri.path()) {
+        return ApiError::NotFound.into_response();
+    }
+    if uri.query().is_some_and(has_encoded_control) {
+        return ApiError::field("query", "invalid_characters").into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether `raw` percent-encodes a control character (a raw one is not a valid URI at all).
+fn has_encoded_control(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && std::str::from_utf8(&w[1..])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .is_some_and(|b| b < 0x20 || b == 0x7f)
+    })
+}
+
 /// Whether to send Strict-Transport-Security.
 #[derive(Debug, Clone, Copy)]
 pub struct Hsts(pub bool);
@@ -78,4 +103,19 @@ pub async fn security_headers(State(hsts): State<Hsts>, req: Request, next: Next
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_control_characters_are_found() {
+        for bad in ["q=a%00b", "%0a", "x%1F", "%7f"] {
+            assert!(has_encoded_control(bad), "{bad}");
+        }
+        for good in ["q=a%20b", "%25", "q=%E2%82%AC", "plain", "%2", "%zz"] {
+            assert!(!has_encoded_control(good), "{good}");
+        }
+    }
 }

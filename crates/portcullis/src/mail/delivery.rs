@@ -1,7 +1,8 @@
 //! The outbox worker. Each node runs one; they share the outbox through claims with a lease,
-//! so a message is in one worker's hands at a time and a crashed worker's claim lapses. A
-//! failed attempt is retried with exponential backoff until `mail_max_attempts`, then the
-//! message is marked failed, logged and counted. Requests never wait for any of it.
+//! one message at a time, so a message is in one worker's hands at a time and a crashed
+//! worker's claim lapses. A failed attempt is retried with exponential backoff until
+//! `mail_max_attempts`, then the message is marked failed, logged and counted. Requests never
+//! wait for any of it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +18,11 @@ use crate::config::Config;
 use crate::metrics;
 use crate::state::millis;
 
-/// How long a claim lasts: well beyond one SMTP conversation, so it never lapses mid-send.
+/// The longest one delivery may take, the whole SMTP conversation included; beyond it the
+/// attempt counts as failed.
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a claim lasts: well beyond [`SEND_TIMEOUT`], so it cannot lapse mid-send.
 const LEASE: Duration = Duration::from_secs(300);
-const BATCH: i64 = 16;
 
 /// When to try again after a failed attempt.
 #[derive(Debug, Clone, Copy)]
@@ -61,63 +64,74 @@ pub struct Delivery {
 impl Delivery {
     /// Delivers due mail until `shutdown` turns true; a message in flight is finished first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            self.drain().await;
+        while !*shutdown.borrow() {
+            self.drain(&shutdown).await;
             tokio::select! {
                 () = self.mailer.woken() => {}
                 () = tokio::time::sleep(self.poll_interval) => {}
-                _ = shutdown.changed() => return,
-            }
-            if *shutdown.borrow() {
-                return;
+                _ = shutdown.changed() => {}
             }
         }
     }
 
-    /// Claims and delivers batches until nothing is due.
-    async fn drain(&self) {
-        loop {
+    /// Claims and delivers one message after another until nothing is due or it is time to
+    /// stop.
+    async fn drain(&self, shutdown: &watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
             let claim = uuid::Uuid::now_v7().to_string();
             let now = self.clock.now_ms();
-            let batch = match self
+            let mail = match self
                 .store
-                .claim_mail(&claim, now, now + millis(LEASE), BATCH)
+                .claim_mail(&claim, now, now + millis(LEASE))
                 .await
             {
-                Ok(batch) => batch,
+                Ok(Some(mail)) => mail,
+                Ok(None) => return,
                 Err(err) => {
                     tracing::warn!(error = %err, "mail outbox unavailable; retrying later");
                     return;
                 }
             };
-            if batch.is_empty() {
-                return;
-            }
-            for mail in batch {
-                if let Err(err) = self.deliver(&mail, &claim).await {
+            match self.deliver(&mail, &claim).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    mail_id = %mail.id,
+                    "the claim on a message lapsed before its delivery was recorded"
+                ),
+                Err(err) => {
                     tracing::warn!(mail_id = %mail.id, error = %err, "recording a delivery failed");
                 }
             }
         }
     }
 
-    async fn deliver(&self, mail: &ClaimedMail, claim: &str) -> portcullis_store::Result<()> {
+    /// One attempt at `mail`; false when the claim had lapsed when the outcome was recorded.
+    async fn deliver(&self, mail: &ClaimedMail, claim: &str) -> portcullis_store::Result<bool> {
         let outcome = match self.mailer.open(mail) {
-            Ok(message) => self.transport.send(message).await,
+            Ok(message) => tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(SendError {
+                        permanent: false,
+                        message: format!("no answer within {}s", SEND_TIMEOUT.as_secs()),
+                    })
+                }),
             Err(err) => Err(SendError {
                 permanent: true,
                 message: format!("{err:#}"),
             }),
         };
         let now = self.clock.now_ms();
-        match outcome {
+        let recorded = match outcome {
             Ok(()) => {
-                self.store.mark_mail_sent(&mail.id, claim, now).await?;
+                let recorded = self.store.mark_mail_sent(&mail.id, claim, now).await?;
                 ::metrics::counter!(metrics::MAIL_SENT, "kind" => mail.kind.clone()).increment(1);
                 tracing::info!(mail_id = %mail.id, kind = %mail.kind, attempts = mail.attempts, "mail sent");
+                recorded
             }
             Err(err) if err.permanent || mail.attempts >= self.retry.max_attempts => {
-                self.store
+                let recorded = self
+                    .store
                     .mark_mail_failed(&mail.id, claim, now, &err.message)
                     .await?;
                 ::metrics::counter!(metrics::MAIL_FAILURES, "kind" => mail.kind.clone(), "final" => "true")
@@ -129,10 +143,12 @@ impl Delivery {
                     error = %err.message,
                     "mail given up"
                 );
+                recorded
             }
             Err(err) => {
                 let next = now + millis(self.retry.delay(mail.attempts));
-                self.store
+                let recorded = self
+                    .store
                     .mark_mail_retry(&mail.id, claim, next, &err.message)
                     .await?;
                 ::metrics::counter!(metrics::MAIL_FAILURES, "kind" => mail.kind.clone(), "final" => "false")
@@ -144,9 +160,10 @@ impl Delivery {
                     error = %err.message,
                     "mail delivery failed; will retry"
                 );
+                recorded
             }
-        }
-        Ok(())
+        };
+        Ok(recorded)
     }
 }
 

@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 
-/// How long one SMTP conversation may take.
+/// How long one SMTP read or write may wait (the whole delivery is bounded by the worker).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub enum Transport {

@@ -144,6 +144,26 @@ async fn the_last_admin_cannot_be_demoted_banned_or_deleted() {
 }
 
 #[tokio::test]
+async fn a_banned_admin_does_not_count_as_another_admin() {
+    let app = spawn_app().await;
+    let first = app.admin().await.access;
+    let second = app.admin().await.access;
+    let (first_id, second_id) = (app.user_id(&first).await, app.user_id(&second).await);
+    let ban = app
+        .post_empty(&format!("/api/admin/users/{second_id}/ban"))
+        .json(&json!({"reason": "compromised"}));
+    assert_eq!(send(ban, &first).await.status(), StatusCode::OK);
+    // The banned admin keeps the role but cannot act: the first is the last usable admin.
+    let demote_self = app
+        .client
+        .put(app.url(&format!("/api/admin/users/{first_id}/role")))
+        .json(&json!({"role": "user"}));
+    assert_problem(send(demote_self, &first).await, 409, "last_admin").await;
+    let delete_self = app.delete(&format!("/api/admin/users/{first_id}"));
+    assert_problem(send(delete_self, &first).await, 409, "last_admin").await;
+}
+
+#[tokio::test]
 async fn a_ban_ends_live_bearer_and_cookie_sessions_at_once() {
     let app = spawn_app().await;
     let (admin, email, bearer, id) = admin_and_user(&app).await;

@@ -132,3 +132,24 @@ async fn a_verification_link_for_an_old_address_verifies_nothing() {
     // The sign-up link went to the old address; it is void now.
     assert_problem(use_link(&app, &old_link).await, 400, "invalid_token").await;
 }
+
+#[tokio::test]
+async fn change_requests_are_throttled_like_other_mail() {
+    let Some((app, sink)) = spawn_app_with_mail(|_| {}).await else {
+        return;
+    };
+    let old = unique_email();
+    let tokens = app.register(&old).await;
+    let targets: Vec<String> = (0..3).map(|_| unique_email()).collect();
+    for target in &targets {
+        let response = request_change(&app, &tokens.access, target, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    sink.wait_for(&targets[0], 1).await;
+    app.outbox_settled().await;
+    assert!(
+        targets[1..].iter().all(|t| sink.to(t).is_empty()),
+        "within the cooldown no further address is mailed"
+    );
+    assert_eq!(sink.to(&old).len(), 2, "the sign-up link and one notice");
+}

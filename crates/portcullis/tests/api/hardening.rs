@@ -312,3 +312,40 @@ async fn hostile_bodies_never_cause_a_server_error() {
         "the user survived"
     );
 }
+
+#[tokio::test]
+async fn control_characters_in_paths_and_queries_are_refused_not_fatal() {
+    let app = spawn_app().await;
+    let admin = app.admin().await.access;
+    for path in [
+        "/api/admin/users?q=ab%00c",
+        "/api/admin/users?q=%00",
+        "/api/admin/users?role=%00",
+        "/api/admin/audit?user_id=a%00b",
+        "/api/admin/users?q=line%0Abreak",
+    ] {
+        let response = app.get(path).bearer_auth(&admin).send().await.unwrap();
+        assert_problem(response, 422, "validation_failed").await;
+    }
+    for path in ["/api/admin/users/%00", "/api/auth/sessions/ab%00cd"] {
+        let response = app.get(path).bearer_auth(&admin).send().await.unwrap();
+        assert_problem(response, 404, "not_found").await;
+    }
+    // And a search that FTS5 would read as syntax is only a search.
+    for q in [
+        "%22",
+        "a%22b",
+        "%22%22%22",
+        "NEAR(a%20b)",
+        "a%20OR%20b",
+        "*",
+    ] {
+        let response = app
+            .get(&format!("/api/admin/users?q={q}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{q}");
+    }
+}

@@ -212,3 +212,53 @@ async fn saturated_hash_pool_answers_503_with_retry_after() {
         "the admitted one is answered"
     );
 }
+
+/// A sign-in with a slow hash (about a second here), so that a change can land while the
+/// password is being verified.
+async fn slow_sign_in(app: &TestApp, email: &str) -> tokio::task::JoinHandle<reqwest::Response> {
+    let request = app.post(
+        "/api/auth/login",
+        &json!({"email": email, "password": PASSWORD}),
+    );
+    let started = tokio::spawn(async move { request.send().await.unwrap() });
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    started
+}
+
+#[tokio::test]
+async fn a_password_change_or_ban_during_verification_wins_over_the_sign_in() {
+    let app = spawn_app_with(|c| {
+        c.hash_memory_kib = 65536;
+        c.hash_iterations = 12;
+    })
+    .await;
+    let email = unique_email();
+    let tokens = app.register(&email).await;
+    let id = app.user_id(&tokens.access).await;
+
+    // The password is replaced (as a reset would) while the sign-in verifies the old one.
+    let signing_in = slow_sign_in(&app, &email).await;
+    app.execute(&format!(
+        "UPDATE credentials SET password_hash = 'replaced-by-a-reset' WHERE user_id = '{id}'"
+    ))
+    .await;
+    assert_problem(signing_in.await.unwrap(), 401, "invalid_credentials").await;
+    let sessions_made_after = app
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = '{id}' AND id <> '{}'",
+            tokens.session_id
+        ))
+        .await;
+    assert_eq!(sessions_made_after, 0, "no session outlives the reset");
+
+    // A ban lands while the password (correct again) is being verified.
+    let other = unique_email();
+    let other_tokens = app.register(&other).await;
+    let other_id = app.user_id(&other_tokens.access).await;
+    let signing_in = slow_sign_in(&app, &other).await;
+    app.execute(&format!(
+        "UPDATE users SET banned = TRUE, ban_reason = 'mid-flight' WHERE id = '{other_id}'"
+    ))
+    .await;
+    assert_problem(signing_in.await.unwrap(), 403, "user_banned").await;
+}

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Paging;
+use crate::api::sessions::SessionList;
 use crate::api::validate::{self, Violations};
 use crate::api::views::{SessionView, UserView};
 use crate::audit::{Action, AuditEvent};
@@ -84,11 +85,6 @@ pub struct BanRequest {
     reason: String,
     /// RFC 3339; the ban lifts itself then. Absent: until lifted.
     expires_at: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionList {
-    sessions: Vec<SessionView>,
 }
 
 /// Users, newest first, with search, filters and pagination.
@@ -201,9 +197,7 @@ async fn patch_user(
         change.delete_one_time_tokens_of(&id).await?;
     }
     if !fields.is_empty() {
-        let event = AuditEvent::new(Action::UserUpdated, &client)
-            .actor(&admin.user.id)
-            .subject(&id)
+        let event = AuditEvent::by_admin(Action::UserUpdated, &client, &admin.user.id, &id)
             .detail(json!({ "fields": fields }));
         change.audit(event).await?;
     }
@@ -239,9 +233,7 @@ async fn set_role(
         RoleChange::LastAdmin => return Err(last_admin()),
     };
     let user = found(change.user_by_id(&id).await?)?;
-    let event = AuditEvent::new(Action::RoleChanged, &client)
-        .actor(&admin.user.id)
-        .subject(&id)
+    let event = AuditEvent::by_admin(Action::RoleChanged, &client, &admin.user.id, &id)
         .detail(json!({ "from": from, "to": body.role }));
     change.audit(event).await?;
     change.commit().await?;
@@ -281,15 +273,13 @@ async fn ban_user(
         Some(None) => return Err(ApiError::field("expires_at", "invalid_timestamp")),
     };
     let mut change = Change::begin(&state).await?;
-    let target = found(change.user_by_id(&id).await?)?;
-    refuse_last_admin(&mut change, &target).await?;
+    refuse_last_admin(&mut change, &id, now).await?;
+    found(change.lock_user(&id).await?)?;
     change.ban_user(&id, reason, expires_at, now).await?;
     let revoked = change.revoke_sessions_of(&id, None, now).await?;
     let user = found(change.user_by_id(&id).await?)?;
-    let event = AuditEvent::new(Action::UserBanned, &client)
-        .actor(&admin.user.id)
-        .subject(&id)
-        .detail(json!({
+    let event =
+        AuditEvent::by_admin(Action::UserBanned, &client, &admin.user.id, &id).detail(json!({
             "reason": reason,
             "expires_at": body.expires_at,
             "sessions_revoked": revoked,
@@ -319,15 +309,14 @@ async fn unban_user(
         return Err(ApiError::NotFound);
     }
     let user = found(change.user_by_id(&id).await?)?;
-    let event = AuditEvent::new(Action::UserUnbanned, &client)
-        .actor(&admin.user.id)
-        .subject(&id);
+    let event = AuditEvent::by_admin(Action::UserUnbanned, &client, &admin.user.id, &id);
     change.audit(event).await?;
     change.commit().await?;
     Ok(axum::Json(UserView::new(user, now)))
 }
 
-/// The user's live sessions, oldest first.
+/// The user's live sessions, oldest first (`current` marks the admin's own, when listing
+/// their own account).
 #[utoipa::path(get, path = "/api/admin/users/{id}/sessions", tag = "admin",
     params(("id" = String, Path, description = "User id")),
     responses(
@@ -366,11 +355,9 @@ async fn revoke_sessions(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let mut change = Change::begin(&state).await?;
-    found(change.user_by_id(&id).await?)?;
+    found(change.lock_user(&id).await?)?;
     let revoked = change.revoke_sessions_of(&id, None, state.now()).await?;
-    let event = AuditEvent::new(Action::SessionsRevoked, &client)
-        .actor(&admin.user.id)
-        .subject(&id)
+    let event = AuditEvent::by_admin(Action::SessionsRevoked, &client, &admin.user.id, &id)
         .detail(json!({ "count": revoked }));
     change.audit(event).await?;
     change.commit().await?;
@@ -398,9 +385,7 @@ async fn revoke_session(
     if !change.revoke_session(&id, &sid, state.now()).await? {
         return Err(ApiError::NotFound);
     }
-    let event = AuditEvent::new(Action::SessionsRevoked, &client)
-        .actor(&admin.user.id)
-        .subject(&id)
+    let event = AuditEvent::by_admin(Action::SessionsRevoked, &client, &admin.user.id, &id)
         .detail(json!({ "session_id": sid }));
     change.audit(event).await?;
     change.commit().await?;
@@ -423,12 +408,10 @@ async fn delete_user(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let mut change = Change::begin(&state).await?;
-    let target = found(change.user_by_id(&id).await?)?;
-    refuse_last_admin(&mut change, &target).await?;
+    refuse_last_admin(&mut change, &id, state.now()).await?;
+    found(change.lock_user(&id).await?)?;
     change.delete_user(&id).await?;
-    let event = AuditEvent::new(Action::UserDeleted, &client)
-        .actor(&admin.user.id)
-        .subject(&id);
+    let event = AuditEvent::by_admin(Action::UserDeleted, &client, &admin.user.id, &id);
     change.audit(event).await?;
     change.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -443,8 +426,8 @@ fn last_admin() -> ApiError {
 }
 
 /// Refuses to ban or delete the only admin, which would leave nobody to administer.
-async fn refuse_last_admin(change: &mut Change<'_>, target: &UserRow) -> ApiResult<()> {
-    if target.role == "admin" && !change.other_admin_exists(&target.id).await? {
+async fn refuse_last_admin(change: &mut Change<'_>, user_id: &str, now: i64) -> ApiResult<()> {
+    if change.is_last_admin(user_id, now).await? {
         return Err(last_admin());
     }
     Ok(())

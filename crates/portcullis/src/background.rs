@@ -1,0 +1,50 @@
+//! Work a request hands off after answering: the mail of forgot-password and resend, whose
+//! answer must not depend, in content or timing, on whether the account exists. At most
+//! `capacity` tasks run at once; beyond that the work is dropped with a warning, so that a
+//! flood cannot queue without bound (the client was told 202 either way). Shutdown waits for
+//! the tasks under way.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::http::ApiResult;
+
+#[derive(Clone)]
+pub struct Background {
+    permits: Arc<Semaphore>,
+    capacity: u32,
+}
+
+impl Background {
+    pub fn new(capacity: u32) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(capacity as usize)),
+            capacity,
+        }
+    }
+
+    /// Runs `work` (described by `what` in logs) unless `capacity` tasks are running.
+    pub fn spawn<F>(&self, what: &'static str, work: F)
+    where
+        F: Future<Output = ApiResult<()>> + Send + 'static,
+    {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            tracing::warn!(what, "too much background work at once; dropped");
+            metrics::counter!(crate::metrics::BACKGROUND_DROPPED, "what" => what).increment(1);
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(err) = work.await {
+                tracing::warn!(error = %err, what, "background work failed");
+            }
+            drop(permit);
+        });
+    }
+
+    /// Waits until every task under way has finished.
+    pub async fn finished(&self) {
+        let _ = self.permits.acquire_many(self.capacity).await;
+    }
+}
