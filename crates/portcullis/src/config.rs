@@ -37,6 +37,9 @@ pub struct Config {
     pub secret: Option<SecretString>,
     pub public_url: String,
     pub smtp_url: Option<SecretString>,
+    /// PEM certificates to trust for the SMTP server, beside the public roots (an internal
+    /// relay's own certificate authority).
+    pub smtp_ca_file: Option<PathBuf>,
     /// Bearer token for `GET /metrics`; without it only loopback clients may scrape.
     pub metrics_token: Option<SecretString>,
     /// Bearer secret for `POST /api/auth/introspect`; the endpoint is off without it.
@@ -136,6 +139,7 @@ impl Default for Config {
             secret: None,
             public_url: "http://localhost:8080".into(),
             smtp_url: None,
+            smtp_ca_file: None,
             introspection_secret: None,
             metrics_token: None,
             cookie_secure: true,
@@ -294,7 +298,7 @@ impl Config {
     fn validate_mail(&self) -> Result<(), ConfigError> {
         let fail = |msg: &str| Err(ConfigError(msg.to_owned()));
         if let Some(url) = &self.smtp_url {
-            crate::mail::transport::smtp_builder(url.expose_secret())
+            crate::mail::transport::smtp_builder(url.expose_secret(), self.smtp_ca()?.as_deref())
                 .map_err(|e| ConfigError(format!("PORTCULLIS_SMTP_URL: {e}")))?;
         }
         self.mail_from()?;
@@ -320,6 +324,18 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// The contents of `PORTCULLIS_SMTP_CA_FILE`, when it is set.
+    pub fn smtp_ca(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        self.smtp_ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path).map_err(|e| {
+                    ConfigError(format!("PORTCULLIS_SMTP_CA_FILE {}: {e}", path.display()))
+                })
+            })
+            .transpose()
     }
 
     pub fn require_email_verification(&self) -> bool {
@@ -438,6 +454,14 @@ impl Config {
             ("PORTCULLIS_SECRET", mask(&self.secret)),
             ("PORTCULLIS_PUBLIC_URL", self.public_url.clone()),
             ("PORTCULLIS_SMTP_URL", mask(&self.smtp_url)),
+            (
+                "PORTCULLIS_SMTP_CA_FILE",
+                self.smtp_ca_file
+                    .as_ref()
+                    .map_or("(unset: public roots only)".into(), |p| {
+                        p.display().to_string()
+                    }),
+            ),
             (
                 "PORTCULLIS_INTROSPECTION_SECRET",
                 mask(&self.introspection_secret),

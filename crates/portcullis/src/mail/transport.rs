@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use lettre::transport::smtp::AsyncSmtpTransportBuilder;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
@@ -29,7 +30,7 @@ impl Transport {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         Ok(match &config.smtp_url {
             Some(url) => Self::Smtp(
-                smtp_builder(url.expose_secret())
+                smtp_builder(url.expose_secret(), config.smtp_ca()?.as_deref())
                     .map_err(anyhow::Error::msg)?
                     .timeout(Some(SMTP_TIMEOUT))
                     .build(),
@@ -56,9 +57,35 @@ impl Transport {
     }
 }
 
-/// The transport described by a `smtp://` or `smtps://` URL, in lettre's syntax.
-pub fn smtp_builder(raw: &str) -> Result<AsyncSmtpTransportBuilder, String> {
-    AsyncSmtpTransport::<Tokio1Executor>::from_url(&connection_url(raw)?).map_err(|e| e.to_string())
+/// The transport described by a `smtp://` or `smtps://` URL, in lettre's syntax; `ca` adds
+/// PEM certificates to trust beside the public roots.
+pub fn smtp_builder(raw: &str, ca: Option<&[u8]>) -> Result<AsyncSmtpTransportBuilder, String> {
+    let url = connection_url(raw)?;
+    let builder =
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).map_err(|e| e.to_string())?;
+    let Some(ca) = ca else {
+        return Ok(builder);
+    };
+    // lettre reads a file without any certificate as an empty set, silently.
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    if !ca.windows(BEGIN.len()).any(|w| w == BEGIN) {
+        return Err("the CA file holds no PEM certificate".into());
+    }
+    // The same TLS mode as the URL asks for, with the extra roots.
+    let url = url::Url::parse(&url).map_err(|e| e.to_string())?;
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    let params = TlsParameters::builder(host.to_owned())
+        .add_root_certificate(Certificate::from_pem(ca).map_err(|e| e.to_string())?)
+        .build_rustls()
+        .map_err(|e| e.to_string())?;
+    let tls_param = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v);
+    let tls = match (url.scheme(), tls_param.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(params),
+        (_, Some("required")) => Tls::Required(params),
+        (_, Some("opportunistic")) => Tls::Opportunistic(params),
+        _ => Tls::None,
+    };
+    Ok(builder.tls(tls))
 }
 
 /// `raw` made safe by default: plain `smtp://` to a host that is not loopback requires
@@ -116,6 +143,11 @@ mod tests {
     }
 
     #[test]
+    fn extra_roots_must_be_certificates() {
+        assert!(smtp_builder("smtp://mail.example.com", Some(b"not a certificate")).is_err());
+    }
+
+    #[test]
     fn urls_parse_and_unknown_schemes_are_refused() {
         for ok in [
             "smtp://127.0.0.1:2525",
@@ -123,14 +155,14 @@ mod tests {
             "smtp://mail.example.com?tls=none",
             "smtps://user:pass@mail.example.com",
         ] {
-            assert!(smtp_builder(ok).is_ok(), "{ok}");
+            assert!(smtp_builder(ok, None).is_ok(), "{ok}");
         }
         for bad in [
             "http://mail.example.com",
             "mail.example.com",
             "smtp://x?tls=maybe",
         ] {
-            assert!(smtp_builder(bad).is_err(), "{bad}");
+            assert!(smtp_builder(bad, None).is_err(), "{bad}");
         }
     }
 }

@@ -26,6 +26,7 @@ mod schema;
 mod secrets;
 mod sessions;
 mod sign_in;
+mod smtp_security;
 mod tokens;
 mod verification;
 mod verify;

@@ -19,6 +19,26 @@ pub struct Received {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Whether it came over TLS (STARTTLS or from the first byte).
+    pub tls: bool,
+    /// Whether the client had authenticated.
+    pub authenticated: bool,
+}
+
+/// How the server is secured: nothing (plain, no AUTH), or TLS of a kind and AUTH.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Security {
+    pub tls: Option<TlsMode>,
+    /// `user:password` that AUTH must present.
+    pub auth: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum TlsMode {
+    /// STARTTLS, required before MAIL.
+    StartTls,
+    /// TLS from the first byte (`smtps://`).
+    Implicit,
 }
 
 impl Received {
@@ -46,11 +66,18 @@ pub struct SmtpSink {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    security: Security,
 }
 
 impl SmtpSink {
-    /// Starts a server on a free port; `None` (skip) when aiosmtpd is not installed.
+    /// Starts a plain server on a free port; `None` (skip) when aiosmtpd is not installed.
     pub fn start() -> Option<Self> {
+        Self::start_with(Security::default())
+    }
+
+    /// Starts a server secured as `security` says; with TLS its certificate, for 127.0.0.1,
+    /// is self-signed and at [`Self::certificate`].
+    pub fn start_with(security: Security) -> Option<Self> {
         let available = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .stderr(Stdio::null())
@@ -70,13 +97,27 @@ impl SmtpSink {
             .unwrap()
             .port();
         let dir = std::env::temp_dir().join(format!("portcullis-smtp-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        if security.tls.is_some() {
+            let certified =
+                rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                    .unwrap();
+            std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
+            std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
+        }
         let mut sink = Self {
             child: None,
             port,
             dir,
+            security,
         };
         sink.up();
         Some(sink)
+    }
+
+    /// The server's certificate (PEM), to trust.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.join("cert.pem")
     }
 
     pub fn url(&self) -> String {
@@ -85,8 +126,24 @@ impl SmtpSink {
 
     /// Starts the server (again) on its port and waits until it listens.
     pub fn up(&mut self) {
+        let mut args = vec![
+            SINK.to_owned(),
+            self.port.to_string(),
+            self.dir.join("mail").to_str().unwrap().to_owned(),
+        ];
+        if let Some(mode) = self.security.tls {
+            args.push(match mode {
+                TlsMode::StartTls => "--starttls".into(),
+                TlsMode::Implicit => "--tls".into(),
+            });
+            args.push(self.certificate().to_str().unwrap().to_owned());
+            args.push(self.dir.join("key.pem").to_str().unwrap().to_owned());
+        }
+        if let Some(credentials) = self.security.auth {
+            args.extend(["--auth".to_owned(), credentials.to_owned()]);
+        }
         let mut child = Command::new("python3")
-            .args([SINK, &self.port.to_string(), self.dir.to_str().unwrap()])
+            .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -109,7 +166,7 @@ impl SmtpSink {
 
     /// Every message received so far, in order.
     pub fn received(&self) -> Vec<Received> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("mail")) else {
             return Vec::new();
         };
         let mut paths: Vec<PathBuf> = entries
