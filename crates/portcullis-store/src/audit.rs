@@ -111,15 +111,7 @@ impl Store {
     /// Failures grouped by client address, most first.
     pub async fn failures_by_ip(&self, query: &FailureQuery<'_>) -> Result<Vec<FailuresByIp>> {
         const SQL: &str = failures_sql!("ip, COUNT(DISTINCT login_key) AS accounts", "", "ip");
-        Ok(dispatch!(self, pool => {
-            sqlx::query_as::<_, FailuresByIp>(SQL)
-                .bind(query.action)
-                .bind(query.outcome)
-                .bind(query.since)
-                .bind(query.limit)
-                .fetch_all(pool)
-                .await?
-        }))
+        self.failures(SQL, query).await
     }
 
     /// Failures grouped by the identifier tried, most first.
@@ -132,8 +124,18 @@ impl Store {
             "AND login_key IS NOT NULL",
             "login_key"
         );
+        self.failures(SQL, query).await
+    }
+
+    /// The groups of a `failures_sql!` query.
+    async fn failures<T>(&self, sql: &'static str, query: &FailureQuery<'_>) -> Result<Vec<T>>
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
         Ok(dispatch!(self, pool => {
-            sqlx::query_as::<_, FailuresByAccount>(SQL)
+            sqlx::query_as::<_, T>(sql)
                 .bind(query.action)
                 .bind(query.outcome)
                 .bind(query.since)

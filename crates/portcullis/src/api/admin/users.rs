@@ -232,12 +232,9 @@ async fn set_role(
         RoleChange::NotFound => return Err(ApiError::NotFound),
         RoleChange::LastAdmin => return Err(last_admin()),
     };
-    let user = found(change.user_by_id(&id).await?)?;
     let event = AuditEvent::by_admin(Action::RoleChanged, &client, &admin.user.id, &id)
         .detail(json!({ "from": from, "to": body.role }));
-    change.audit(event).await?;
-    change.commit().await?;
-    Ok(axum::Json(UserView::new(user, now)))
+    answer_with_user(change, &id, event, now).await
 }
 
 /// Ban the user: every session and refresh token dies at once, and sign-in answers 403
@@ -277,16 +274,13 @@ async fn ban_user(
     found(change.lock_user(&id).await?)?;
     change.ban_user(&id, reason, expires_at, now).await?;
     let revoked = change.revoke_sessions_of(&id, None, now).await?;
-    let user = found(change.user_by_id(&id).await?)?;
     let event =
         AuditEvent::by_admin(Action::UserBanned, &client, &admin.user.id, &id).detail(json!({
             "reason": reason,
             "expires_at": body.expires_at,
             "sessions_revoked": revoked,
         }));
-    change.audit(event).await?;
-    change.commit().await?;
-    Ok(axum::Json(UserView::new(user, now)))
+    answer_with_user(change, &id, event, now).await
 }
 
 /// Lift a ban.
@@ -308,11 +302,8 @@ async fn unban_user(
     if !change.unban_user(&id, now).await? {
         return Err(ApiError::NotFound);
     }
-    let user = found(change.user_by_id(&id).await?)?;
     let event = AuditEvent::by_admin(Action::UserUnbanned, &client, &admin.user.id, &id);
-    change.audit(event).await?;
-    change.commit().await?;
-    Ok(axum::Json(UserView::new(user, now)))
+    answer_with_user(change, &id, event, now).await
 }
 
 /// The user's live sessions, oldest first (`current` marks the admin's own, when listing
@@ -415,6 +406,20 @@ async fn delete_user(
     change.audit(event).await?;
     change.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends a change to user `id`: records `event`, commits, and answers with the user as the
+/// change left them.
+async fn answer_with_user(
+    mut change: Change<'_>,
+    id: &str,
+    event: AuditEvent,
+    now: i64,
+) -> ApiResult<axum::Json<UserView>> {
+    let user = found(change.user_by_id(id).await?)?;
+    change.audit(event).await?;
+    change.commit().await?;
+    Ok(axum::Json(UserView::new(user, now)))
 }
 
 fn found(user: Option<UserRow>) -> ApiResult<UserRow> {
