@@ -264,3 +264,41 @@ async fn search_finds_substrings_of_every_field_and_follows_changes() {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert!(ids("lovelace").await.is_empty());
 }
+
+#[tokio::test]
+async fn every_admin_path_with_an_unknown_id_is_not_found() {
+    let app = spawn_app().await;
+    let admin = app.admin().await.access;
+    let mut checked = 0;
+    for op in documented_operations(&app)
+        .await
+        .iter()
+        .filter(|op| op.path.starts_with("/api/admin/users/{id}"))
+    {
+        // A body each operation would accept for a user that existed.
+        let body = match (op.method.as_str(), op.path.as_str()) {
+            ("PATCH", _) => Some(json!({"name": "Nobody"})),
+            ("PUT", _) => Some(json!({"role": "user"})),
+            ("POST", _) => Some(json!({"reason": "testing"})),
+            _ => None,
+        };
+        let mut request = app
+            .client
+            .request(op.method.clone(), &op.url)
+            .bearer_auth(&admin);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::NOT_FOUND,
+            "{} {}",
+            op.method,
+            op.path
+        );
+        assert_problem(response, 404, "not_found").await;
+        checked += 1;
+    }
+    assert_eq!(checked, 9, "admin operations on one user");
+}

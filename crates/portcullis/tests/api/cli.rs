@@ -150,3 +150,57 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(status.success(), "exited cleanly: {status}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn development_mail_goes_to_the_log_with_its_link() {
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.join("server.log");
+    let mut child = portcullis(&dir)
+        .env("PORTCULLIS_ADDR", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS_MAIL_POLL_INTERVAL", "100ms")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = client();
+    for _ in 0..100 {
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let email = unique_email();
+    let registered = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let mut printed = String::new();
+    for _ in 0..100 {
+        printed = std::fs::read_to_string(&log).unwrap();
+        if printed.contains("verify-email?token=") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(printed.contains("log transport"), "{printed}");
+    assert!(
+        printed.contains("http://localhost:8080/verify-email?token="),
+        "{printed}"
+    );
+    assert!(printed.contains(&email), "the message names its recipient");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}

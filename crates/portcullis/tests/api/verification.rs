@@ -266,3 +266,35 @@ async fn mail_is_given_up_after_the_configured_attempts() {
         "a given-up message stays given up"
     );
 }
+
+#[tokio::test]
+async fn product_name_and_link_target_are_the_operators() {
+    let Some((app, sink)) = spawn_app_with_mail(|c| {
+        c.product_name = "Acme Accounts".into();
+        c.verify_email_url = Some("https://app.example.com/auth/verify?from=mail".into());
+        c.mail_from = Some("Acme <accounts@example.com>".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let email = unique_email();
+    app.register(&email).await;
+    let message = sink.wait_for(&email, 1).await.remove(0);
+    assert_eq!(message.subject, "Verify your email for Acme Accounts");
+    assert_eq!(message.from, "Acme <accounts@example.com>");
+    assert!(
+        message
+            .link()
+            .starts_with("https://app.example.com/auth/verify?from=mail&token="),
+        "{}",
+        message.link()
+    );
+    assert!(message.html.contains("Acme Accounts"));
+    let verified = app
+        .post("/api/auth/email/verify", &json!({"token": message.token()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), StatusCode::OK);
+}
