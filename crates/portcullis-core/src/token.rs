@@ -74,7 +74,7 @@ impl TokenHasher {
 
     /// `purpose` separates token kinds, so a value valid as one kind is useless as another.
     pub fn hash(&self, purpose: &str, token: &PlainToken) -> HashedToken {
-        HashedToken(URL_SAFE_NO_PAD.encode(self.mac(purpose, token.expose().as_bytes())))
+        HashedToken(self.digest(purpose, token.expose()))
     }
 
     /// A value derived from `token`, e.g. the CSRF token bound to a session token.

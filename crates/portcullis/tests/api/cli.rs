@@ -98,10 +98,7 @@ fn migrate_brings_a_new_database_up_to_date() {
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
     let dir = temp_dir();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     // A deliberately slow hash keeps the sign-in in flight when the signal arrives.
     let mut child = portcullis(&dir)
         .env("PORTCULLIS_ADDR", format!("127.0.0.1:{port}"))
@@ -113,15 +110,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = client();
-    let mut up = false;
-    for _ in 0..100 {
-        if client.get(format!("{base}/health")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "server did not start");
+    wait_until_up(&client, &base).await;
     let login = tokio::spawn({
         let client = client.clone();
         async move {
@@ -154,11 +143,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
 #[tokio::test]
 async fn development_mail_goes_to_the_log_with_its_link() {
     let dir = temp_dir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log = dir.join("server.log");
     let mut child = portcullis(&dir)
         .env("PORTCULLIS_ADDR", format!("127.0.0.1:{port}"))
@@ -169,12 +154,7 @@ async fn development_mail_goes_to_the_log_with_its_link() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = client();
-    for _ in 0..100 {
-        if client.get(format!("{base}/health")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_up(&client, &base).await;
     let email = unique_email();
     let registered = client
         .post(format!("{base}/api/auth/register"))

@@ -535,6 +535,26 @@ pub async fn documented_operations(app: &TestApp) -> Vec<Operation> {
     operations
 }
 
+/// A port nobody listens on right now, for a server started in another process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits up to ten seconds for the server at `base` to answer `/health`.
+pub async fn wait_until_up(client: &Client, base: &str) {
+    for _ in 0..100 {
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server at {base} did not start");
+}
+
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::now_v7().simple())
 }

@@ -4,7 +4,6 @@
 //! JSON, the audit events among them.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -24,11 +23,7 @@ async fn no_secret_reaches_the_log_the_audit_trail_or_the_outbox() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = test_config(dir.clone());
     config.database_url = Some(fresh_database(&dir).await);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log_path = dir.join("server.log");
     let mut server = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .env_clear()
@@ -46,15 +41,7 @@ async fn no_secret_reaches_the_log_the_audit_trail_or_the_outbox() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let app = TestApp::attach(base.clone(), config).await;
-    let mut up = false;
-    for _ in 0..100 {
-        if app.client.get(app.url("/health")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "server did not start");
+    wait_until_up(&app.client, &base).await;
 
     let mut secrets: Vec<String> = vec![CANARY.into(), CANARY_NEW.into(), CANARY_ADMIN.into()];
     let email = unique_email();

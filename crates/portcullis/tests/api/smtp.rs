@@ -91,11 +91,7 @@ impl SmtpSink {
             eprintln!("aiosmtpd not installed: mail test skipped (pip install aiosmtpd)");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::helpers::free_port();
         let dir = std::env::temp_dir().join(format!("portcullis-smtp-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
         if security.tls.is_some() {

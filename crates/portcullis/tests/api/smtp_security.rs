@@ -17,6 +17,28 @@ async fn app_for(sink: &SmtpSink, url: String) -> TestApp {
     .await
 }
 
+/// Signs up on `app`; the message `sink` receives came over TLS from an authenticated client.
+async fn assert_delivered_securely(app: &TestApp, sink: &SmtpSink) {
+    let email = unique_email();
+    app.register(&email).await;
+    let message = sink.wait_for(&email, 1).await.remove(0);
+    assert!(message.tls && message.authenticated, "{message:?}");
+}
+
+/// Signs up on an app that mails through `url` (trusting no extra certificate): the first
+/// attempt fails and waits to be retried, and nothing, in the clear or not, reached `sink`.
+async fn assert_first_attempt_fails(url: String, sink: &SmtpSink) {
+    let app = spawn_app_with(|c| c.smtp_url = Some(url.into())).await;
+    app.register(&unique_email()).await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM mail_outbox WHERE attempts = 1 AND last_error IS NOT NULL
+         AND claimed_by IS NULL AND sent_at IS NULL",
+        1,
+    )
+    .await;
+    assert!(sink.received().is_empty(), "nothing reached the server");
+}
+
 #[tokio::test]
 async fn starttls_with_auth_delivers_encrypted_and_authenticated() {
     let security = Security {
@@ -27,11 +49,7 @@ async fn starttls_with_auth_delivers_encrypted_and_authenticated() {
         return;
     };
     let url = format!("smtp://{CREDENTIALS}@127.0.0.1:{}?tls=required", sink.port);
-    let app = app_for(&sink, url).await;
-    let email = unique_email();
-    app.register(&email).await;
-    let message = sink.wait_for(&email, 1).await.remove(0);
-    assert!(message.tls && message.authenticated, "{message:?}");
+    assert_delivered_securely(&app_for(&sink, url).await, &sink).await;
 }
 
 #[tokio::test]
@@ -43,15 +61,8 @@ async fn tls_from_the_first_byte_delivers() {
     let Some(sink) = SmtpSink::start_with(security) else {
         return;
     };
-    let app = app_for(
-        &sink,
-        format!("smtps://{CREDENTIALS}@127.0.0.1:{}", sink.port),
-    )
-    .await;
-    let email = unique_email();
-    app.register(&email).await;
-    let message = sink.wait_for(&email, 1).await.remove(0);
-    assert!(message.tls && message.authenticated, "{message:?}");
+    let url = format!("smtps://{CREDENTIALS}@127.0.0.1:{}", sink.port);
+    assert_delivered_securely(&app_for(&sink, url).await, &sink).await;
 }
 
 #[tokio::test]
@@ -81,15 +92,7 @@ async fn required_tls_sends_nothing_to_a_server_without_it() {
         return;
     };
     let url = format!("smtp://127.0.0.1:{}?tls=required", sink.port);
-    let app = spawn_app_with(|c| c.smtp_url = Some(url.into())).await;
-    app.register(&unique_email()).await;
-    app.wait_for_count(
-        "SELECT COUNT(*) FROM mail_outbox WHERE attempts = 1 AND last_error IS NOT NULL
-         AND claimed_by IS NULL AND sent_at IS NULL",
-        1,
-    )
-    .await;
-    assert!(sink.received().is_empty(), "nothing went in the clear");
+    assert_first_attempt_fails(url, &sink).await;
 }
 
 #[tokio::test]
@@ -102,13 +105,5 @@ async fn an_untrusted_certificate_gets_nothing() {
         return;
     };
     let url = format!("smtp://127.0.0.1:{}?tls=required", sink.port);
-    let app = spawn_app_with(|c| c.smtp_url = Some(url.into())).await;
-    app.register(&unique_email()).await;
-    app.wait_for_count(
-        "SELECT COUNT(*) FROM mail_outbox WHERE attempts = 1 AND last_error IS NOT NULL
-         AND claimed_by IS NULL AND sent_at IS NULL",
-        1,
-    )
-    .await;
-    assert!(sink.received().is_empty());
+    assert_first_attempt_fails(url, &sink).await;
 }
