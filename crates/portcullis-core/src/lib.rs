@@ -6,11 +6,15 @@ pub mod email;
 pub mod ids;
 pub mod password;
 pub mod password_hash;
+pub mod profile;
+pub mod role;
 pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::{Email, EmailError};
-pub use ids::{SessionId, UserId};
+pub use ids::{InvalidId, SessionId, UserId};
 pub use password::{Password, PasswordPolicy, PasswordRule};
 pub use password_hash::{HashError, HashParams, PasswordHasher, Scheme};
+pub use profile::{DisplayName, ImageUrl, ProfileRule, Username};
+pub use role::{ADMIN, Role, RoleSet, RoleSetError};
 pub use token::{HashedToken, PlainToken, TokenHasher, secrets_equal};

@@ -3,6 +3,7 @@
 //! passlib 1.7.4 and Django 5.2.19 on Python 3.11 with Debian's libxcrypt, and @phc/pbkdf2
 //! 1.1.14 on Node 20 (OpenSSL). Costs were lowered so that the tests stay fast.
 
+use portcullis_core::password_hash::Origin;
 use portcullis_core::{HashError, HashParams, Password, PasswordHasher, Scheme};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -20,18 +21,24 @@ fn password(raw: &str) -> Password {
     Password::for_verification(raw).unwrap()
 }
 
+/// Whether `raw` verifies against the imported hash `stored`.
+fn imported(hasher: &PasswordHasher, raw: &str, stored: &str) -> bool {
+    hasher
+        .verify(&password(raw), stored, Origin::Imported)
+        .unwrap()
+}
+
 /// Each `(scheme, stored)` detects as `scheme`, verifies `PASSWORD`, refuses a near miss and
 /// asks to be re-hashed.
 fn check(vectors: &[(Scheme, &str)]) {
     let hasher = hasher();
     for &(scheme, stored) in vectors {
         assert_eq!(Scheme::detect(stored).unwrap(), scheme, "{stored}");
+        assert!(imported(&hasher, PASSWORD, stored), "{stored}");
         assert!(
-            hasher.verify(&password(PASSWORD), stored).unwrap(),
+            !imported(&hasher, "correct horse battery stapler", stored),
             "{stored}"
         );
-        let near_miss = password("correct horse battery stapler");
-        assert!(!hasher.verify(&near_miss, stored).unwrap(), "{stored}");
         assert!(hasher.needs_rehash(stored), "{stored}");
     }
 }
@@ -106,8 +113,29 @@ fn bcrypt_sha256_is_not_truncated_at_72_bytes() {
     );
     // Django make_password(long) with BCryptSHA256PasswordHasher(rounds=5)
     let stored = "bcrypt_sha256$$2b$05$9X6lb2oj/LnhBrP2Kf2sVeF6tTPyPopDgTnHanYEAMDmf733rYo.a";
-    assert!(hasher().verify(&password(&long), stored).unwrap());
-    assert!(!hasher().verify(&password(&long[..72]), stored).unwrap());
+    assert!(imported(&hasher(), &long, stored));
+    assert!(!imported(&hasher(), &long[..72], stored));
+}
+
+#[test]
+fn bcrypt_never_accepts_passwords_past_72_bytes() {
+    let long = format!("{}12345678", "x".repeat(72));
+    let same_first_72 = format!("{}87654321", "x".repeat(72));
+    // crypt(long, crypt_gensalt("$2b$", 4, NULL, 0)) with libxcrypt, which reads 72 bytes
+    let mcf = "$2b$04$jwIRzybBMJ0VOvVFPrO7B.m3x9euezgK7wxz3nO/VbZBwuaXZz/pm";
+    let hasher = hasher();
+    for stored in [
+        mcf.to_owned(),
+        mcf.replace("$2b$", "$2a$"),
+        mcf.replace("$2b$", "$2y$"),
+        format!("bcrypt${mcf}"),
+    ] {
+        // Which of the two was hashed cannot be told from the hash.
+        assert!(!imported(&hasher, &long, &stored), "{stored}");
+        assert!(!imported(&hasher, &same_first_72, &stored), "{stored}");
+        // What bcrypt read of them is all that it proves.
+        assert!(imported(&hasher, &long[..72], &stored), "{stored}");
+    }
 }
 
 #[test]
@@ -177,11 +205,7 @@ fn pbkdf2_phc_with_a_length() {
     let stored = "$pbkdf2-sha256$i=4096,l=40$c2FsdFNBTFRzYWx0U0FMVHNhbHRTQUxUc2FsdFNBTFRzYWx0$\
                   NIyJ28vTKy8y2BS4EW6EzysXNH68GAAYHE4qH7jdU+HGNVGMfaxH6Q";
     assert_eq!(Scheme::detect(stored).unwrap(), Scheme::Pbkdf2Sha256);
-    assert!(
-        hasher()
-            .verify(&password("passwordPASSWORDpassword"), stored)
-            .unwrap()
-    );
+    assert!(imported(&hasher(), "passwordPASSWORDpassword", stored));
     let wrong_length = stored.replace("l=40", "l=32");
     assert!(matches!(
         Scheme::detect(&wrong_length),
@@ -202,46 +226,136 @@ fn imported_hashes_of_unnormalised_passwords_verify_as_typed() {
         // bcrypt.hashpw(TYPED.encode(), bcrypt.gensalt(4))
         "$2b$04$2xxnDF.dBbm03kJqmtx2keH9bwLUCVfd97VSVSD/PNMMaduTEoF4O",
     ] {
-        assert!(hasher.verify(&password(TYPED), stored).unwrap(), "{stored}");
+        assert!(imported(&hasher, TYPED, stored), "{stored}");
         // Typing the normalised form is not typing the password.
-        assert!(!hasher.verify(&password(NORMALISED), stored).unwrap());
+        assert!(!imported(&hasher, NORMALISED, stored), "{stored}");
     }
     // Our own hashes are of the NFKC form, which either way of typing it matches.
     let ours = hasher.hash(&password(TYPED)).unwrap();
-    assert!(hasher.verify(&password(NORMALISED), &ours).unwrap());
+    for typed in [TYPED, NORMALISED] {
+        assert!(
+            hasher
+                .verify(&password(typed), &ours, Origin::Ours)
+                .unwrap()
+        );
+    }
+}
+
+#[test]
+fn imported_hashes_of_normalised_passwords_do_not_verify_other_typings() {
+    // crypt(NORMALISED, crypt_gensalt("$2b$", 4, NULL, 0)) with libxcrypt
+    let stored = "$2b$04$AjDVwgHU3/kUvwtldU45qObYa2oZINITmtmCo/h4t8lzrqeopFsQC";
+    assert!(imported(&hasher(), NORMALISED, stored));
+    // The system it came from compared bytes, so neither do we read TYPED as NORMALISED.
+    assert!(!imported(&hasher(), TYPED, stored));
 }
 
 fn too_costly(stored: &str) -> String {
     let error = Scheme::detect(stored).unwrap_err();
     assert!(matches!(error, HashError::TooCostly { .. }), "{error}");
-    let refused = hasher().verify(&password(PASSWORD), stored);
+    let refused = hasher().verify(&password(PASSWORD), stored, Origin::Imported);
     assert!(matches!(refused, Err(HashError::TooCostly { .. })));
     error.to_string()
 }
 
+/// `stored` with its `$`-separated field `index` replaced by `field`: a hash of the same
+/// shape with other costs, which detection reads without verifying.
+fn with_field(stored: &str, index: usize, field: &str) -> String {
+    let mut fields: Vec<&str> = stored.split('$').collect();
+    fields[index] = field;
+    fields.join("$")
+}
+
+const ARGON2: &str = "$argon2id$v=19$m=256,t=2,p=2$gX38kbcsmg4zNZiA/0q9Eg$\
+                      DRnwvyU3+KuOW79cTwmyXj9Imi3qfxrd9NpODvAzUQU";
+const BCRYPT: &str = "$2b$04$zWGYnzfSNfZ.0ub9CoSyTegiUpoVJuKMQqn75OYyRc/G1gBanyINS";
+const SCRYPT: &str =
+    "$scrypt$ln=8,r=8,p=2$N6bUWguhNEYopfR+713rnQ$OW/6Mb5dyGMAhoKJfLxqfuvxxzb7CZaWiEpPdrSUqsE";
+const DJANGO_SCRYPT: &str = "scrypt$1024$7tXSaTi45vHtaQiT8dyF2l$8$2$NRNYjkGrX0Xkhp6BoOL41IEAaliotDK/\
+                             Hjj8474PcxhLVeYhOHEvwKIzN5aXIm2nnVPTBOzbuAV2kf77ZrRxRw==";
+const DJANGO_PBKDF2: &str =
+    "pbkdf2_sha256$1000$mpC7Gp68TO0AjJ4jwxtYc2$H5pfeSx8/rh92F3LzZ47leyDgAoN/4Wdq0CGZvhelcU=";
+const PBKDF2_SHA512: &str = "$pbkdf2-sha512$i=1000$Ja/iuF/9aIjMSpnLc5SsOA$MgJtAgRjqmG53uCSLsiWP2k\
+                             Goj4ZwYrkA6AZNBollVRhJJI2EHXe05St84tfIkTX5BOGN73/LLUPxQMElapPEA";
+
 #[test]
-fn costs_beyond_the_limits_are_refused() {
+fn the_costs_real_systems_export_are_within_the_ceilings() {
+    for stored in [
+        // bcrypt at the ceiling, 14
+        with_field(BCRYPT, 2, "14"),
+        // libsodium's crypto_pwhash MODERATE: 256 MiB, t=3
+        with_field(ARGON2, 3, "m=262144,t=3,p=1"),
+        // argon2-cffi's and RFC 9106's second choice: 64 MiB, t=3, p=4
+        with_field(ARGON2, 3, "m=65536,t=3,p=4"),
+        // Django's Argon2PasswordHasher: 100 MiB, t=2, p=8
+        format!("argon2{}", with_field(ARGON2, 3, "m=102400,t=2,p=8")),
+        // Keycloak's argon2: 7 MiB, t=5
+        with_field(ARGON2, 3, "m=7168,t=5,p=1"),
+        // Firebase's and Django's scrypt: N=2^14 or 2^15, r=8, p=1
+        with_field(&with_field(DJANGO_SCRYPT, 1, "16384"), 4, "1"),
+        with_field(&with_field(DJANGO_SCRYPT, 1, "32768"), 4, "1"),
+        // passlib's scrypt: N=2^16, r=8, p=1; and 256 MiB, the memory ceiling
+        with_field(SCRYPT, 2, "ln=16,r=8,p=1"),
+        with_field(SCRYPT, 2, "ln=18,r=8,p=1"),
+        // Django 5.2's and 6.0's PBKDF2, and OWASP's PBKDF2-SHA512
+        with_field(DJANGO_PBKDF2, 1, "1000000"),
+        with_field(DJANGO_PBKDF2, 1, "1200000"),
+        with_field(PBKDF2_SHA512, 2, "i=210000"),
+    ] {
+        assert!(Scheme::detect(&stored).is_ok(), "{stored}");
+    }
+}
+
+#[test]
+fn costs_beyond_the_ceilings_are_refused() {
     assert_eq!(
-        too_costly("$2b$17$zWGYnzfSNfZ.0ub9CoSyTegiUpoVJuKMQqn75OYyRc/G1gBanyINS"),
-        "bcrypt hash is too costly to verify: cost is 17, above the limit of 16"
+        too_costly(&with_field(BCRYPT, 2, "15")),
+        "bcrypt hash is too costly to verify: cost is 15, above the limit of 14"
     );
-    too_costly(
-        "$argon2id$v=19$m=2097152,t=1,p=1$gX38kbcsmg4zNZiA/0q9Eg$\
-         DRnwvyU3+KuOW79cTwmyXj9Imi3qfxrd9NpODvAzUQU",
+    too_costly(&with_field(BCRYPT, 2, "16"));
+    // libsodium's SENSITIVE
+    assert_eq!(
+        too_costly(&with_field(ARGON2, 3, "m=1048576,t=4,p=1")),
+        "argon2id hash is too costly to verify: memory (m) is 1024 MiB, above the limit of \
+         256 MiB"
     );
-    too_costly(
-        "$argon2id$v=19$m=1048576,t=5,p=1$gX38kbcsmg4zNZiA/0q9Eg$\
-         DRnwvyU3+KuOW79cTwmyXj9Imi3qfxrd9NpODvAzUQU",
+    assert_eq!(
+        too_costly(&with_field(ARGON2, 3, "m=262144,t=4,p=1")),
+        "argon2id hash is too costly to verify: memory × passes (m·t) is 1024 MiB, above the \
+         limit of 768 MiB"
     );
-    too_costly(
-        "$scrypt$ln=21,r=8,p=1$N6bUWguhNEYopfR+713rnQ$OW/6Mb5dyGMAhoKJfLxqfuvxxzb7CZaWiEpPdrSUqsE",
+    too_costly(&with_field(ARGON2, 3, "m=8,t=100000,p=1"));
+    too_costly(&format!(
+        "argon2{}",
+        with_field(ARGON2, 3, "m=2097152,t=1,p=1")
+    ));
+    assert_eq!(
+        too_costly(&with_field(SCRYPT, 2, "ln=19,r=8,p=1")),
+        "scrypt hash is too costly to verify: memory (128·r·N) is 512 MiB, above the limit of \
+         256 MiB"
     );
-    too_costly(
-        "$scrypt$ln=14,r=8,p=512$N6bUWguhNEYopfR+713rnQ$OW/6Mb5dyGMAhoKJfLxqfuvxxzb7CZaWiEpPdrSUqsE",
+    too_costly(&with_field(SCRYPT, 2, "ln=17,r=8,p=4"));
+    too_costly(&with_field(SCRYPT, 2, "ln=14,r=8,p=512"));
+    too_costly(&with_field(
+        &with_field(DJANGO_SCRYPT, 1, "1048576"),
+        4,
+        "1",
+    ));
+    assert_eq!(
+        too_costly(&with_field(DJANGO_PBKDF2, 1, "3000001")),
+        "pbkdf2_sha256 hash is too costly to verify: iterations × output blocks is 3000001, \
+         above the limit of 3000000"
     );
+    too_costly(&with_field(PBKDF2_SHA512, 2, "i=1000001"));
+    // passlib's form
     too_costly(
         "$pbkdf2-sha256$20000000$7f3/P0cIIaQUgrC29l4LIQ$dabUiZO6H2xYGeltSJQR/TNOIujzD5xWTiTymfN16lM",
     );
+    // 64 bytes of SHA-256 output are two blocks, each of which runs all iterations.
+    let sha512_hash = PBKDF2_SHA512.rsplit('$').next().unwrap();
+    too_costly(&format!(
+        "$pbkdf2-sha256$i=1500001,l=64$Ja/iuF/9aIjMSpnLc5SsOA${sha512_hash}"
+    ));
 }
 
 fn malformed(stored: &str, scheme: Scheme) -> String {

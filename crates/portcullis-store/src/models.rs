@@ -1,17 +1,21 @@
-//! Rows read from and values written to the store. Plain data: ids as text, times in ms.
+//! Rows read from and values written to the store. Ids, roles, schemes and token hashes are
+//! the domain's types; the database holds them as text. Times are unix milliseconds.
 
-/// The role whose holders administer Portcullis itself.
-pub const ADMIN: &str = "admin";
+use portcullis_core::{
+    DisplayName, Email, HashedToken, ImageUrl, Role, Scheme, SessionId, UserId, Username,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserRow {
-    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub id: UserId,
     pub email: String,
     pub email_verified: bool,
     pub name: Option<String>,
     pub username: Option<String>,
     pub image: Option<String>,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub banned: bool,
     pub ban_reason: Option<String>,
     pub ban_expires_at: Option<i64>,
@@ -26,20 +30,30 @@ impl UserRow {
     }
 }
 
-/// A password hash and the scheme that made it.
+/// A password hash to store, the scheme that made it, and whether it came from another
+/// system (which hashed the password as typed, where this server hashes its NFKC form).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     pub hash: String,
-    pub scheme: String,
+    pub scheme: Scheme,
+    pub imported: bool,
 }
 
+/// A stored password hash as verification needs it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredPassword {
+    pub hash: String,
+    pub imported: bool,
+}
+
+/// A user to insert; made by the service layer's one constructor of accounts.
 #[derive(Debug, Clone)]
 pub struct NewUser {
-    pub id: String,
-    pub email: String,
-    pub name: Option<String>,
-    pub username: Option<String>,
-    pub role: String,
+    pub id: UserId,
+    pub email: Email,
+    pub name: Option<DisplayName>,
+    pub username: Option<Username>,
+    pub role: Role,
     pub email_verified: bool,
     /// `None` for an account that has no password yet (imported without one).
     pub credential: Option<Credential>,
@@ -50,28 +64,26 @@ pub struct NewUser {
 /// the profile fields; admins also `email` and `email_verified`.
 #[derive(Debug, Clone, Default)]
 pub struct UserChange {
-    pub name: Option<Option<String>>,
-    pub username: Option<Option<String>>,
-    pub image: Option<Option<String>>,
-    pub email: Option<String>,
+    pub name: Option<Option<DisplayName>>,
+    pub username: Option<Option<Username>>,
+    pub image: Option<Option<ImageUrl>>,
+    pub email: Option<Email>,
     pub email_verified: Option<bool>,
 }
 
 /// What a role change did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleChange {
-    Changed {
-        from: String,
-    },
+    Changed { from: Role },
     NotFound,
-    /// Refused: it would leave no admin.
-    LastAdmin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SessionRow {
-    pub id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "String")]
+    pub id: SessionId,
+    #[sqlx(try_from = "String")]
+    pub user_id: UserId,
     pub transport: String,
     pub created_at: i64,
     pub last_seen_at: i64,
@@ -82,13 +94,13 @@ pub struct SessionRow {
 
 #[derive(Debug, Clone)]
 pub struct NewSession {
-    pub id: String,
-    pub user_id: String,
-    pub transport: String,
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub transport: &'static str,
     /// The keyed hash of the cookie token (cookie transport only).
-    pub token_hash: Option<String>,
-    /// The first refresh token `(id, keyed hash)` (bearer transport only).
-    pub refresh: Option<(String, String)>,
+    pub token_hash: Option<HashedToken>,
+    /// The keyed hash of the first refresh token (bearer transport only).
+    pub refresh: Option<HashedToken>,
     pub now: i64,
     pub expires_at: i64,
     pub ip: Option<String>,
@@ -103,9 +115,15 @@ pub enum RefreshOutcome {
     /// Unknown, or its session is over.
     Invalid,
     /// Already used, within the grace window: refused, the session lives on.
-    ReusedWithinGrace { session_id: String, user_id: String },
+    ReusedWithinGrace {
+        session_id: SessionId,
+        user_id: UserId,
+    },
     /// Already used, beyond the grace window: the session has been revoked.
-    ReusedSessionRevoked { session_id: String, user_id: String },
+    ReusedSessionRevoked {
+        session_id: SessionId,
+        user_id: UserId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -156,9 +174,9 @@ pub struct Page {
 /// A link token (email verification, password reset, email change), by its keyed hash.
 #[derive(Debug, Clone)]
 pub struct NewOneTimeToken {
-    pub token_hash: String,
+    pub token_hash: HashedToken,
     pub kind: &'static str,
-    pub user_id: String,
+    pub user_id: UserId,
     /// The address the link goes to: the account's, or the new one of an email change.
     pub email: String,
     pub created_at: i64,
@@ -168,7 +186,8 @@ pub struct NewOneTimeToken {
 /// A link token that was just used up.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UsedToken {
-    pub user_id: String,
+    #[sqlx(try_from = "String")]
+    pub user_id: UserId,
     pub email: String,
 }
 
@@ -177,7 +196,7 @@ pub struct UsedToken {
 pub struct NewMail {
     pub id: String,
     pub kind: &'static str,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub recipient: String,
     pub payload: String,
     pub created_at: i64,
@@ -207,8 +226,8 @@ pub struct NewAuditEvent {
     pub at: i64,
     pub action: &'static str,
     pub outcome: &'static str,
-    pub actor_user_id: Option<String>,
-    pub subject_user_id: Option<String>,
+    pub actor_user_id: Option<UserId>,
+    pub subject_user_id: Option<UserId>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,

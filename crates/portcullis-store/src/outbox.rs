@@ -33,7 +33,7 @@ impl Tx {
             sqlx::query(SQL)
                 .bind(&mail.id)
                 .bind(mail.kind)
-                .bind(&mail.user_id)
+                .bind(mail.user_id.map(|id| id.to_string()))
                 .bind(&mail.recipient)
                 .bind(&mail.payload)
                 .bind(mail.created_at)

@@ -1,3 +1,5 @@
+use portcullis_core::{HashedToken, SessionId, UserId};
+
 use crate::models::Liveness;
 use crate::{
     NewSession, RefreshOutcome, Result, SessionRow, Store, Tx, dispatch, dispatch_write, on_tx,
@@ -17,31 +19,46 @@ macro_rules! live_sessions_where {
 
 impl Store {
     /// The session with this id, if it is live.
-    pub async fn live_session(&self, id: &str, live: Liveness) -> Result<Option<SessionRow>> {
-        self.live_session_where(live_sessions_where!("id = $1"), id, live)
+    pub async fn live_session(&self, id: &SessionId, live: Liveness) -> Result<Option<SessionRow>> {
+        self.live_session_where(live_sessions_where!("id = $1"), &id.to_string(), live)
             .await
     }
 
     /// The live cookie session whose token hashes to `token_hash`.
     pub async fn live_session_by_token(
         &self,
-        token_hash: &str,
+        token_hash: &HashedToken,
         live: Liveness,
     ) -> Result<Option<SessionRow>> {
-        self.live_session_where(live_sessions_where!("token_hash = $1"), token_hash, live)
-            .await
+        self.live_session_where(
+            live_sessions_where!("token_hash = $1"),
+            token_hash.as_str(),
+            live,
+        )
+        .await
     }
 
     /// The live session of an unused refresh token, for introspection.
     pub async fn live_session_by_refresh_token(
         &self,
-        token_hash: &str,
+        token_hash: &HashedToken,
         live: Liveness,
     ) -> Result<Option<SessionRow>> {
         const SQL: &str = live_sessions_where!(
             "id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL)"
         );
-        self.live_session_where(SQL, token_hash, live).await
+        self.live_session_where(SQL, token_hash.as_str(), live)
+            .await
+    }
+
+    /// Whether a refresh token with this hash was ever issued (used or not): a read that lets
+    /// a refresh of a token that never existed end before it takes the writer.
+    pub async fn refresh_token_exists(&self, token_hash: &HashedToken) -> Result<bool> {
+        const SQL: &str = "SELECT COUNT(*) FROM refresh_tokens WHERE token_hash = $1";
+        let count: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar(SQL).bind(token_hash.as_str()).fetch_one(pool).await?
+        });
+        Ok(count > 0)
     }
 
     /// The live session selected by `sql` (from `live_sessions_where!`) with `$1 = key`.
@@ -71,10 +88,15 @@ impl Store {
     }
 
     /// Records use of a session, at most once per `min_interval_ms`, so reads stay reads.
-    pub async fn touch_session(&self, id: &str, now: i64, min_interval_ms: i64) -> Result<()> {
+    pub async fn touch_session(
+        &self,
+        id: &SessionId,
+        now: i64,
+        min_interval_ms: i64,
+    ) -> Result<()> {
         dispatch_write!(self, pool => {
             sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $3")
-                .bind(id)
+                .bind(id.to_string())
                 .bind(now)
                 .bind(now - min_interval_ms)
                 .execute(pool)
@@ -84,11 +106,15 @@ impl Store {
     }
 
     /// The user's live sessions, oldest first.
-    pub async fn live_sessions_of(&self, user_id: &str, live: Liveness) -> Result<Vec<SessionRow>> {
+    pub async fn live_sessions_of(
+        &self,
+        user_id: &UserId,
+        live: Liveness,
+    ) -> Result<Vec<SessionRow>> {
         const SQL: &str = live_sessions_where!("user_id = $1", " ORDER BY created_at, id");
         Ok(dispatch!(self, pool => {
             sqlx::query_as::<_, SessionRow>(SQL)
-                .bind(user_id)
+                .bind(user_id.to_string())
                 .bind(live.now)
                 .bind(live.idle_cutoff)
                 .fetch_all(pool)
@@ -98,38 +124,58 @@ impl Store {
 }
 
 impl Tx {
+    /// The session with this id if it is live, read in this transaction: a change that relies
+    /// on its session reads it here, after locking the user, so that a revocation committed
+    /// since the request was authenticated is seen.
+    pub async fn live_session(
+        &mut self,
+        id: &SessionId,
+        live: Liveness,
+    ) -> Result<Option<SessionRow>> {
+        const SQL: &str = live_sessions_where!("id = $1");
+        Ok(on_tx!(self, tx => {
+            sqlx::query_as::<_, SessionRow>(SQL)
+                .bind(id.to_string())
+                .bind(live.now)
+                .bind(live.idle_cutoff)
+                .fetch_optional(&mut **tx)
+                .await?
+        }))
+    }
+
     /// Stores a new session (and its first refresh token) and stamps the user's sign-in.
     pub async fn create_session(&mut self, session: &NewSession) -> Result<()> {
+        let (session_id, user_id) = (session.id.to_string(), session.user_id.to_string());
         on_tx!(self, tx => {
             sqlx::query(
                 "INSERT INTO sessions
                     (id, user_id, transport, token_hash, created_at, last_seen_at, expires_at, ip, user_agent)
                  VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
             )
-            .bind(&session.id)
-            .bind(&session.user_id)
-            .bind(&session.transport)
-            .bind(&session.token_hash)
+            .bind(&session_id)
+            .bind(&user_id)
+            .bind(session.transport)
+            .bind(session.token_hash.as_ref().map(HashedToken::as_str))
             .bind(session.now)
             .bind(session.expires_at)
             .bind(&session.ip)
             .bind(&session.user_agent)
             .execute(&mut **tx)
             .await?;
-            if let Some((refresh_id, refresh_hash)) = &session.refresh {
+            if let Some(refresh_hash) = &session.refresh {
                 sqlx::query(
                     "INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
                      VALUES ($1, $2, $3, $4)",
                 )
-                .bind(refresh_id)
-                .bind(&session.id)
-                .bind(refresh_hash)
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(&session_id)
+                .bind(refresh_hash.as_str())
                 .bind(session.now)
                 .execute(&mut **tx)
                 .await?;
             }
             sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-                .bind(&session.user_id)
+                .bind(&user_id)
                 .bind(session.now)
                 .execute(&mut **tx)
                 .await?;
@@ -140,16 +186,16 @@ impl Tx {
     /// Revokes one session of one user; false when no such live session belongs to them.
     pub async fn revoke_session(
         &mut self,
-        user_id: &str,
-        session_id: &str,
+        user_id: &UserId,
+        session_id: &SessionId,
         now: i64,
     ) -> Result<bool> {
         const SQL: &str = "UPDATE sessions SET revoked_at = $3
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
         Ok(on_tx!(self, tx => {
             sqlx::query(SQL)
-                .bind(session_id)
-                .bind(user_id)
+                .bind(session_id.to_string())
+                .bind(user_id.to_string())
                 .bind(now)
                 .execute(&mut **tx)
                 .await?
@@ -162,16 +208,16 @@ impl Tx {
     /// refresh tokens die with them: a refresh needs a live session.
     pub async fn revoke_sessions_of(
         &mut self,
-        user_id: &str,
-        keep: Option<&str>,
+        user_id: &UserId,
+        keep: Option<&SessionId>,
         now: i64,
     ) -> Result<u64> {
         const SQL: &str = "UPDATE sessions SET revoked_at = $3
              WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)";
         Ok(on_tx!(self, tx => {
             sqlx::query(SQL)
-                .bind(user_id)
-                .bind(keep)
+                .bind(user_id.to_string())
+                .bind(keep.map(SessionId::to_string))
                 .bind(now)
                 .execute(&mut **tx)
                 .await?
@@ -185,12 +231,11 @@ impl Tx {
     /// worth keeping, so drop the transaction.
     pub async fn rotate_refresh_token(
         &mut self,
-        token_hash: &str,
-        child: (&str, &str),
+        token_hash: &HashedToken,
+        child_hash: &HashedToken,
         live: Liveness,
         grace_ms: i64,
     ) -> Result<RefreshOutcome> {
-        let (child_id, child_hash) = child;
         const LIVE_SESSION: &str = live_sessions_where!("id = $1");
         on_tx!(self, tx => {
             let claimed: Option<(String, String)> = sqlx::query_as(
@@ -198,7 +243,7 @@ impl Tx {
                  WHERE token_hash = $1 AND used_at IS NULL
                  RETURNING id, session_id",
             )
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .bind(live.now)
             .fetch_optional(&mut **tx)
             .await?;
@@ -217,10 +262,10 @@ impl Tx {
                     "INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, created_at)
                      VALUES ($1, $2, $3, $4, $5)",
                 )
-                .bind(child_id)
+                .bind(uuid::Uuid::now_v7().to_string())
                 .bind(&session_id)
                 .bind(&parent_id)
-                .bind(child_hash)
+                .bind(child_hash.as_str())
                 .bind(live.now)
                 .execute(&mut **tx)
                 .await?;
@@ -237,17 +282,20 @@ impl Tx {
                  FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
                  WHERE r.token_hash = $1",
             )
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .fetch_optional(&mut **tx)
             .await?;
             let Some((session_id, Some(used_at), user_id)) = used else {
+                return Ok(RefreshOutcome::Invalid);
+            };
+            let (Ok(session_id), Ok(user_id)) = (session_id.parse(), user_id.parse()) else {
                 return Ok(RefreshOutcome::Invalid);
             };
             if live.now - used_at <= grace_ms {
                 return Ok(RefreshOutcome::ReusedWithinGrace { session_id, user_id });
             }
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                .bind(&session_id)
+                .bind(session_id.to_string())
                 .bind(live.now)
                 .execute(&mut **tx)
                 .await?;

@@ -2,10 +2,12 @@ use std::collections::HashSet;
 
 use sqlx::QueryBuilder;
 
+use portcullis_core::{ADMIN, Role, UserId};
+
 use crate::error::map_unique;
 use crate::{
-    ADMIN, Credential, NewUser, Page, Result, RoleChange, Store, Tx, UserChange, UserFilter,
-    UserRow, dispatch, on_tx,
+    Credential, NewUser, Page, Result, RoleChange, Store, StoredPassword, Tx, UserChange,
+    UserFilter, UserRow, dispatch, on_tx,
 };
 
 macro_rules! user_columns {
@@ -20,7 +22,7 @@ macro_rules! user_with_password_where {
         concat!(
             "SELECT ",
             user_columns!(),
-            ", c.password_hash FROM users u
+            ", c.password_hash, c.imported FROM users u
              LEFT JOIN credentials c ON c.user_id = u.id WHERE ",
             $condition
         )
@@ -33,6 +35,9 @@ macro_rules! user_by_id {
     };
 }
 const USER_BY_ID: &str = user_by_id!();
+
+const STORED_PASSWORD: &str =
+    "SELECT password_hash AS hash, imported FROM credentials WHERE user_id = $1";
 
 /// Runs `$body` with `$sql` bound to `$select` as it stands on SQLite, whose transactions hold
 /// the only write lock from their start, and with `FOR UPDATE` on PostgreSQL, so that the rows
@@ -57,12 +62,13 @@ struct UserWithHash {
     #[sqlx(flatten)]
     user: UserRow,
     password_hash: Option<String>,
+    imported: Option<bool>,
 }
 
 impl Store {
-    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>> {
+    pub async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRow>> {
         Ok(dispatch!(self, pool => {
-            sqlx::query_as::<_, UserRow>(USER_BY_ID).bind(id).fetch_optional(pool).await?
+            sqlx::query_as::<_, UserRow>(USER_BY_ID).bind(id.to_string()).fetch_optional(pool).await?
         }))
     }
 
@@ -79,10 +85,11 @@ impl Store {
     }
 
     /// The user with this email (compared case-insensitively) and their password hash.
+    #[tracing::instrument(name = "store.user_with_password", skip_all)]
     pub async fn user_with_password_by_email(
         &self,
         email: &str,
-    ) -> Result<Option<(UserRow, Option<String>)>> {
+    ) -> Result<Option<(UserRow, Option<StoredPassword>)>> {
         self.user_with_password(
             user_with_password_where!("lower(u.email) = lower($1)"),
             email,
@@ -91,10 +98,11 @@ impl Store {
     }
 
     /// The user with this username (compared case-insensitively) and their password hash.
+    #[tracing::instrument(name = "store.user_with_password", skip_all)]
     pub async fn user_with_password_by_username(
         &self,
         username: &str,
-    ) -> Result<Option<(UserRow, Option<String>)>> {
+    ) -> Result<Option<(UserRow, Option<StoredPassword>)>> {
         self.user_with_password(
             user_with_password_where!("lower(u.username) = lower($1)"),
             username,
@@ -106,17 +114,23 @@ impl Store {
         &self,
         sql: &'static str,
         value: &str,
-    ) -> Result<Option<(UserRow, Option<String>)>> {
+    ) -> Result<Option<(UserRow, Option<StoredPassword>)>> {
         Ok(dispatch!(self, pool => {
             sqlx::query_as::<_, UserWithHash>(sql).bind(value).fetch_optional(pool).await?
         })
-        .map(|row| (row.user, row.password_hash)))
+        .map(|row| {
+            let stored = row.password_hash.map(|hash| StoredPassword {
+                hash,
+                imported: row.imported.unwrap_or(false),
+            });
+            (row.user, stored)
+        }))
     }
 
-    pub async fn password_hash(&self, user_id: &str) -> Result<Option<String>> {
+    pub async fn password_hash(&self, user_id: &UserId) -> Result<Option<StoredPassword>> {
         Ok(dispatch!(self, pool => {
-            sqlx::query_scalar::<_, String>("SELECT password_hash FROM credentials WHERE user_id = $1")
-                .bind(user_id)
+            sqlx::query_as::<_, StoredPassword>(STORED_PASSWORD)
+                .bind(user_id.to_string())
                 .fetch_optional(pool)
                 .await?
         }))
@@ -227,9 +241,9 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn user_by_id(&mut self, id: &str) -> Result<Option<UserRow>> {
+    pub async fn user_by_id(&mut self, id: &UserId) -> Result<Option<UserRow>> {
         Ok(on_tx!(self, tx => {
-            sqlx::query_as::<_, UserRow>(USER_BY_ID).bind(id).fetch_optional(&mut **tx).await?
+            sqlx::query_as::<_, UserRow>(USER_BY_ID).bind(id.to_string()).fetch_optional(&mut **tx).await?
         }))
     }
 
@@ -240,7 +254,7 @@ impl Tx {
 
     /// Inserts those of `users` whose email and username are free, many rows per statement,
     /// and returns the ids of those inserted (imports).
-    pub async fn create_users_if_absent(&mut self, users: &[&NewUser]) -> Result<HashSet<String>> {
+    pub async fn create_users_if_absent(&mut self, users: &[&NewUser]) -> Result<HashSet<UserId>> {
         self.insert_users(users, true).await
     }
 
@@ -248,22 +262,22 @@ impl Tx {
         &mut self,
         users: &[&NewUser],
         skip_conflicts: bool,
-    ) -> Result<HashSet<String>> {
+    ) -> Result<HashSet<UserId>> {
         let on_conflict = if skip_conflicts {
             " ON CONFLICT DO NOTHING"
         } else {
             ""
         };
-        let inserted: HashSet<String> = on_tx!(self, tx => {
+        let inserted: HashSet<UserId> = on_tx!(self, tx => {
             let mut insert = QueryBuilder::new(
                 "INSERT INTO users (id, email, name, username, role, email_verified, created_at, updated_at) ",
             );
             insert.push_values(users, |mut row, user| {
-                row.push_bind(&user.id)
-                    .push_bind(&user.email)
-                    .push_bind(&user.name)
-                    .push_bind(&user.username)
-                    .push_bind(&user.role)
+                row.push_bind(user.id.to_string())
+                    .push_bind(user.email.as_str())
+                    .push_bind(user.name.as_ref().map(|n| n.as_str()))
+                    .push_bind(user.username.as_ref().map(|u| u.as_str()))
+                    .push_bind(user.role.as_str())
                     .push_bind(user.email_verified)
                     .push_bind(user.created_at)
                     .push_bind(user.created_at);
@@ -274,7 +288,7 @@ impl Tx {
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(map_unique)?;
-            ids.into_iter().collect()
+            ids.into_iter().filter_map(|id| id.parse().ok()).collect()
         });
         let credentials: Vec<(&NewUser, &Credential)> = users
             .iter()
@@ -284,12 +298,13 @@ impl Tx {
         if !credentials.is_empty() {
             on_tx!(self, tx => {
                 let mut insert = QueryBuilder::new(
-                    "INSERT INTO credentials (user_id, password_hash, scheme, updated_at) ",
+                    "INSERT INTO credentials (user_id, password_hash, scheme, imported, updated_at) ",
                 );
                 insert.push_values(&credentials, |mut row, (user, credential)| {
-                    row.push_bind(&user.id)
+                    row.push_bind(user.id.to_string())
                         .push_bind(&credential.hash)
-                        .push_bind(&credential.scheme)
+                        .push_bind(credential.scheme.as_str())
+                        .push_bind(credential.imported)
                         .push_bind(user.created_at);
                 });
                 insert.build().execute(&mut **tx).await?;
@@ -319,7 +334,7 @@ impl Tx {
     /// Applies the fields present in `change`; `None` when the user does not exist.
     pub async fn update_user(
         &mut self,
-        id: &str,
+        id: &UserId,
         change: &UserChange,
         now: i64,
     ) -> Result<Option<UserRow>> {
@@ -334,14 +349,14 @@ impl Tx {
              WHERE id = $1";
         on_tx!(self, tx => {
             sqlx::query(SQL)
-                .bind(id)
+                .bind(id.to_string())
                 .bind(change.name.is_some())
-                .bind(change.name.clone().flatten())
+                .bind(change.name.as_ref().and_then(|n| n.as_ref().map(|n| n.as_str())))
                 .bind(change.username.is_some())
-                .bind(change.username.clone().flatten())
+                .bind(change.username.as_ref().and_then(|u| u.as_ref().map(|u| u.as_str())))
                 .bind(change.image.is_some())
-                .bind(change.image.clone().flatten())
-                .bind(&change.email)
+                .bind(change.image.as_ref().and_then(|i| i.as_ref().map(|i| i.as_str())))
+                .bind(change.email.as_ref().map(|e| e.as_str()))
                 .bind(change.email_verified)
                 .bind(now)
                 .execute(&mut **tx)
@@ -354,48 +369,57 @@ impl Tx {
     /// Marks the address verified, if it is still the user's address; false otherwise.
     pub async fn mark_email_verified(
         &mut self,
-        user_id: &str,
+        user_id: &UserId,
         email: &str,
         now: i64,
     ) -> Result<bool> {
         const SQL: &str = "UPDATE users SET email_verified = TRUE, updated_at = $3
              WHERE id = $1 AND lower(email) = lower($2)";
         Ok(on_tx!(self, tx => {
-            sqlx::query(SQL).bind(user_id).bind(email).bind(now).execute(&mut **tx).await?.rows_affected() > 0
+            sqlx::query(SQL).bind(user_id.to_string()).bind(email).bind(now).execute(&mut **tx).await?.rows_affected() > 0
         }))
     }
 
     /// Replaces (or sets) the user's password credential.
     pub async fn set_password(
         &mut self,
-        user_id: &str,
-        hash: &str,
-        scheme: &str,
+        user_id: &UserId,
+        credential: &Credential,
         now: i64,
     ) -> Result<()> {
-        const SQL: &str = "INSERT INTO credentials (user_id, password_hash, scheme, updated_at)
-             VALUES ($1, $2, $3, $4)
+        const SQL: &str =
+            "INSERT INTO credentials (user_id, password_hash, scheme, imported, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (user_id) DO UPDATE
              SET password_hash = excluded.password_hash, scheme = excluded.scheme,
-                 updated_at = excluded.updated_at";
+                 imported = excluded.imported, updated_at = excluded.updated_at";
         on_tx!(self, tx => {
-            sqlx::query(SQL).bind(user_id).bind(hash).bind(scheme).bind(now).execute(&mut **tx).await?;
+            sqlx::query(SQL)
+                .bind(user_id.to_string())
+                .bind(&credential.hash)
+                .bind(credential.scheme.as_str())
+                .bind(credential.imported)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
         });
         Ok(())
     }
 
-    /// Sets the user's role, unless that would leave no admin.
-    pub async fn set_role(&mut self, user_id: &str, role: &str, now: i64) -> Result<RoleChange> {
-        if role != ADMIN && self.is_last_admin(user_id, now).await? {
-            return Ok(RoleChange::LastAdmin);
-        }
+    /// Sets the user's role. Whether that may leave no admin is the caller's rule.
+    pub async fn set_role(
+        &mut self,
+        user_id: &UserId,
+        role: &Role,
+        now: i64,
+    ) -> Result<RoleChange> {
         let Some(user) = self.lock_user(user_id).await? else {
             return Ok(RoleChange::NotFound);
         };
         on_tx!(self, tx => {
             sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
-                .bind(user_id)
-                .bind(role)
+                .bind(user_id.to_string())
+                .bind(role.as_str())
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
@@ -407,7 +431,7 @@ impl Tx {
     /// exists: demoting, banning or deleting them would leave nobody to administer. The
     /// admins' rows are locked first, in id order, so two admins acting on each other at once
     /// can neither both pass nor deadlock.
-    pub async fn is_last_admin(&mut self, user_id: &str, now: i64) -> Result<bool> {
+    pub async fn is_last_admin(&mut self, user_id: &UserId, now: i64) -> Result<bool> {
         const OTHERS: &str = "SELECT COUNT(*) FROM users WHERE role = $1 AND id <> $2
              AND NOT (banned AND (ban_expires_at IS NULL OR ban_expires_at > $3))";
         let (others, role): (i64, Option<String>) = locking!(self,
@@ -415,12 +439,12 @@ impl Tx {
             sqlx::query(sql).bind(ADMIN).execute(&mut **tx).await?;
             let others = sqlx::query_scalar(OTHERS)
                 .bind(ADMIN)
-                .bind(user_id)
+                .bind(user_id.to_string())
                 .bind(now)
                 .fetch_one(&mut **tx)
                 .await?;
             let role = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
-                .bind(user_id)
+                .bind(user_id.to_string())
                 .fetch_optional(&mut **tx)
                 .await?;
             (others, role)
@@ -431,17 +455,17 @@ impl Tx {
     /// The user, their row locked until the transaction ends (see `locking!`). Changes that
     /// race with a sign-in (a ban, a password reset) lock it first too, so one waits for the
     /// other; locking the user before their credential keeps that order everywhere.
-    pub async fn lock_user(&mut self, id: &str) -> Result<Option<UserRow>> {
+    pub async fn lock_user(&mut self, id: &UserId) -> Result<Option<UserRow>> {
         Ok(locking!(self, user_by_id!(), tx, sql => {
-            sqlx::query_as::<_, UserRow>(sql).bind(id).fetch_optional(&mut **tx).await?
+            sqlx::query_as::<_, UserRow>(sql).bind(id.to_string()).fetch_optional(&mut **tx).await?
         }))
     }
 
     /// The user's password hash, its row locked likewise.
-    pub async fn lock_password_hash(&mut self, user_id: &str) -> Result<Option<String>> {
+    pub async fn lock_password_hash(&mut self, user_id: &UserId) -> Result<Option<StoredPassword>> {
         Ok(
-            locking!(self, "SELECT password_hash FROM credentials WHERE user_id = $1", tx, sql => {
-                sqlx::query_scalar(sql).bind(user_id).fetch_optional(&mut **tx).await?
+            locking!(self, "SELECT password_hash AS hash, imported FROM credentials WHERE user_id = $1", tx, sql => {
+                sqlx::query_as::<_, StoredPassword>(sql).bind(user_id.to_string()).fetch_optional(&mut **tx).await?
             }),
         )
     }
@@ -449,7 +473,7 @@ impl Tx {
     /// Bans the user until `expires_at` (forever when `None`); false when no such user.
     pub async fn ban_user(
         &mut self,
-        user_id: &str,
+        user_id: &UserId,
         reason: &str,
         expires_at: Option<i64>,
         now: i64,
@@ -457,31 +481,32 @@ impl Tx {
         const SQL: &str = "UPDATE users SET banned = TRUE, ban_reason = $2, ban_expires_at = $3,
                 updated_at = $4 WHERE id = $1";
         Ok(on_tx!(self, tx => {
-            sqlx::query(SQL).bind(user_id).bind(reason).bind(expires_at).bind(now)
+            sqlx::query(SQL).bind(user_id.to_string()).bind(reason).bind(expires_at).bind(now)
                 .execute(&mut **tx).await?.rows_affected() > 0
         }))
     }
 
     /// Lifts a ban; false when no such user.
-    pub async fn unban_user(&mut self, user_id: &str, now: i64) -> Result<bool> {
+    pub async fn unban_user(&mut self, user_id: &UserId, now: i64) -> Result<bool> {
         const SQL: &str = "UPDATE users SET banned = FALSE, ban_reason = NULL,
                 ban_expires_at = NULL, updated_at = $2 WHERE id = $1";
         Ok(on_tx!(self, tx => {
-            sqlx::query(SQL).bind(user_id).bind(now).execute(&mut **tx).await?.rows_affected() > 0
+            sqlx::query(SQL).bind(user_id.to_string()).bind(now).execute(&mut **tx).await?.rows_affected() > 0
         }))
     }
 
     /// Deletes the user; their credential, sessions, refresh tokens, link tokens and queued
     /// mail go with them (foreign keys cascade). Audit events keep the bare id but lose what
     /// identified the person behind the user's own actions: address, user agent, login key.
-    pub async fn delete_user(&mut self, user_id: &str) -> Result<bool> {
+    pub async fn delete_user(&mut self, user_id: &UserId) -> Result<bool> {
         const FORGET: &str =
             "UPDATE audit_events SET ip = NULL, user_agent = NULL, login_key = NULL
              WHERE actor_user_id = $1 OR (actor_user_id IS NULL AND subject_user_id = $1)";
+        let user_id = user_id.to_string();
         Ok(on_tx!(self, tx => {
-            sqlx::query(FORGET).bind(user_id).execute(&mut **tx).await?;
+            sqlx::query(FORGET).bind(&user_id).execute(&mut **tx).await?;
             sqlx::query("DELETE FROM users WHERE id = $1")
-                .bind(user_id)
+                .bind(&user_id)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected()

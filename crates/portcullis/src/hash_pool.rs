@@ -38,7 +38,9 @@ impl HashPool {
         admitted.saturating_sub(self.workers_total - self.workers.available_permits())
     }
 
-    /// Runs `job` with the hasher on a blocking thread once a worker is free.
+    /// Runs `job` with the hasher on a blocking thread once a worker is free, inside a `hash`
+    /// span of the caller's span (so the request id follows it).
+    #[tracing::instrument(name = "hash", skip_all)]
     pub async fn run<T, F>(&self, job: F) -> Result<T, Overloaded>
     where
         F: FnOnce(&PasswordHasher) -> T + Send + 'static,
@@ -55,9 +57,10 @@ impl HashPool {
             .await
             .map_err(|_| Overloaded)?;
         let hasher = self.hasher.clone();
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _permits = (admitted, worker);
-            job(&hasher)
+            span.in_scope(|| job(&hasher))
         })
         .await
         .map_err(|_| Overloaded)

@@ -8,7 +8,7 @@ use portcullis_core::Clock;
 use portcullis_store::Store;
 use tokio::sync::watch;
 
-use crate::state::millis;
+use crate::service::millis;
 
 /// How long sent and failed messages are kept, for looking into a delivery.
 const MAIL_RETENTION: Duration = Duration::from_secs(7 * 86_400);

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use jsonwebtoken::{Header, Validation};
+use portcullis_core::{SessionId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::Keys;
@@ -27,8 +28,8 @@ pub struct AccessClaims {
 
 /// Who the token is about, as the caller knows them.
 pub struct Subject<'a> {
-    pub user_id: &'a str,
-    pub session_id: &'a str,
+    pub user_id: &'a UserId,
+    pub session_id: &'a SessionId,
     pub email: &'a str,
     pub email_verified: bool,
     pub role: &'a str,
@@ -71,6 +72,10 @@ impl AccessTokens {
         }
     }
 
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     pub fn ttl_secs(&self) -> i64 {
         self.ttl_secs
     }
@@ -89,13 +94,13 @@ impl AccessTokens {
         header.typ = Some(ACCESS_TOKEN_TYPE.into());
         let claims = AccessClaims {
             iss: self.issuer.clone(),
-            sub: subject.user_id.to_owned(),
+            sub: subject.user_id.to_string(),
             aud: self.audience.clone(),
             exp: now + self.ttl_secs,
             iat: now,
             nbf: now,
             jti: uuid::Uuid::now_v7().to_string(),
-            sid: subject.session_id.to_owned(),
+            sid: subject.session_id.to_string(),
             email: subject.email.to_owned(),
             email_verified: subject.email_verified,
             role: subject.role.to_owned(),

@@ -1,10 +1,6 @@
 //! Portcullis: a self-hosted authentication server.
 
 pub mod api;
-pub mod audit;
-pub mod auth;
-pub mod background;
-pub mod change;
 pub mod cli;
 pub mod config;
 pub mod hash_pool;
@@ -16,6 +12,8 @@ pub mod mail;
 pub mod metrics;
 pub mod sealed;
 pub mod secret;
+pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod time;

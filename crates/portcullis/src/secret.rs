@@ -43,14 +43,14 @@ fn derive(secret: &[u8], label: &[u8]) -> [u8; 32] {
 /// The configured secret, or in development the one kept in the data directory (made on
 /// first start, readable only by its owner).
 pub fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &config.secret {
+    if let Some(secret) = &config.tokens.secret {
         return Ok(decode_secret(secret)?);
     }
-    let path = config.data_dir.join("secret");
+    let path = config.server.data_dir.join("secret");
     if path.exists() {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        return Ok(decode_secret(&text.trim().to_owned().into())?);
+        return Ok(decode_secret(&text.trim().into())?);
     }
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
@@ -92,10 +92,8 @@ mod tests {
     fn development_secret_is_created_once_and_kept() {
         let dir = std::env::temp_dir().join(format!("portcullis-secret-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
-        let config = Config {
-            data_dir: dir.clone(),
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.server.data_dir = dir.clone();
         let first = load_secret(&config).unwrap();
         assert_eq!(first.len(), 32);
         assert_eq!(load_secret(&config).unwrap(), first);

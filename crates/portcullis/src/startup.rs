@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::IntoResponse;
 use axum::{Extension, Router, middleware};
-use portcullis_core::{Clock, PasswordHasher, SystemClock};
+use portcullis_core::{Clock, SystemClock};
 use portcullis_store::{Drift, PoolOptions, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -21,10 +21,7 @@ use tracing::Level;
 
 use crate::api;
 use crate::api::docs::OpenApiJson;
-use crate::background::Background;
-use crate::config::decode_secret;
-use crate::config::{Config, Mode};
-use crate::hash_pool::HashPool;
+use crate::config::{Config, Mode, decode_secret};
 use crate::http::cookies::CookieSettings;
 use crate::http::error::{method_not_allowed, not_found};
 use crate::http::middleware::{
@@ -32,18 +29,13 @@ use crate::http::middleware::{
 };
 use crate::http::{ApiError, csrf};
 use crate::janitor::Janitor;
-use crate::jwt::AccessTokens;
 use crate::keys::{KeySettings, Keys, PrivateKey, Signer, SigningAlg};
-use crate::mail::Mailer;
 use crate::mail::delivery::{Delivery, Retry};
 use crate::mail::transport::Transport;
 use crate::metrics::MetricsListener;
-use crate::secret::{DerivedKeys, load_secret};
-use crate::state::millis;
+use crate::service::background::Background;
+use crate::service::{Core, ServiceError, millis};
 use crate::state::{AppState, Inner};
-
-/// Handed-off request work that may run at once (see [`Background`]).
-const BACKGROUND_TASKS: u32 = 64;
 
 /// How to build the application beyond its configuration.
 pub struct BuildOptions {
@@ -78,71 +70,48 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Self> {
         config.validate()?;
-        if config.database_url.is_none() || config.secret.is_none() {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!("creating data directory {}", config.data_dir.display())
-            })?;
-        }
-        let store = connect(&config).await?;
-        ensure_schema(&store, options.migrate || config.env == Mode::Development).await?;
-        let derived = DerivedKeys::from_secret(&load_secret(&config)?);
-        let settings = key_settings(&config, derived.key_encryption)?;
-        let keys = Keys::load(&store, settings, options.clock.now_ms()).await?;
+        let store = open_store(&config, options.migrate).await?;
+        let transport = Transport::from_config(&config)?;
+        let core = Arc::new(Core::new(&config, store.clone(), options.clock.clone()).await?);
         let reloader = tokio::spawn(reload_keys(
-            keys.clone(),
+            core.tokens.keys().clone(),
             store.clone(),
             options.clock.clone(),
-            config.key_reload_interval,
+            config.tokens.key_reload_interval,
         ));
-        let tokens = AccessTokens::new(
-            keys,
-            config.issuer(),
-            config.audience(),
-            secs(config.access_token_ttl),
-            secs(config.jwt_leeway),
-        );
-        let hasher = PasswordHasher::new(config.hash_params())?;
-        let mailer = Arc::new(Mailer::new(&config, derived.mail_encryption)?);
         let (stop, stopped) = watch::channel(false);
         let delivery = Delivery {
             store: store.clone(),
-            mailer: mailer.clone(),
-            transport: Transport::from_config(&config)?,
+            mailer: core.mailer.clone(),
+            transport,
             clock: options.clock.clone(),
             retry: Retry::from_config(&config),
-            poll_interval: config.mail_poll_interval,
+            poll_interval: config.mail.mail_poll_interval,
         };
         let janitor = Janitor {
             store: store.clone(),
             clock: options.clock.clone(),
-            interval: config.prune_interval,
-            audit_retention: config.audit_retention,
+            interval: config.operations.prune_interval,
+            audit_retention: config.operations.audit_retention,
         };
         let workers = vec![
             tokio::spawn(delivery.run(stopped.clone())),
             tokio::spawn(janitor.run(stopped)),
         ];
-        let background = Background::new(BACKGROUND_TASKS);
+        let background = core.background.clone();
         let state = AppState::new(Inner {
-            hash_pool: HashPool::new(hasher, config.hash_workers(), config.hash_queue()),
-            token_hasher: derived.token_hasher,
             cookies: CookieSettings::new(
-                config.cookie_prefix(),
-                config.cookie_secure,
-                secs(config.session_lifetime),
+                config.server.cookie_prefix(),
+                config.server.cookie_secure,
+                secs(config.sessions.session_lifetime),
             ),
-            origins: config.origins(),
-            trusted_proxies: config.trusted_proxy_nets()?,
-            policy: config.password_policy(),
-            mailer,
-            background: background.clone(),
-            clock: options.clock,
-            tokens,
-            store: store.clone(),
+            origins: config.server.origins(),
+            trusted_proxies: config.server.trusted_proxy_nets(),
+            core,
             config,
         });
-        let listener = bind(state.config.addr).await?;
-        let metrics = match state.config.metrics_addr {
+        let listener = bind(state.config.server.addr).await?;
+        let metrics = match state.config.operations.metrics_addr {
             Some(addr) => Some((bind(addr).await?, metrics_router(state.clone()))),
             None => None,
         };
@@ -214,7 +183,8 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 
 /// The signing-key settings the configuration describes; reads the key file, if any.
 pub fn key_settings(config: &Config, kek: [u8; 32]) -> anyhow::Result<KeySettings> {
-    let signer = match (config.jwt_alg, &config.jwt_key_file, &config.jwt_secret) {
+    let tokens = &config.tokens;
+    let signer = match (tokens.jwt_alg, &tokens.jwt_key_file, &tokens.jwt_secret) {
         (SigningAlg::HS256, _, Some(secret)) => Signer::Shared(decode_secret(secret)?),
         (alg, Some(path), _) => {
             let pem = std::fs::read_to_string(path)
@@ -226,7 +196,7 @@ pub fn key_settings(config: &Config, kek: [u8; 32]) -> anyhow::Result<KeySetting
         }
         (alg, None, _) => Signer::Stored(alg),
     };
-    let publish_ms = millis(config.access_token_ttl + config.jwt_leeway);
+    let publish_ms = millis(tokens.access_token_ttl + tokens.jwt_leeway);
     Ok(KeySettings {
         signer,
         kek,
@@ -247,10 +217,27 @@ async fn reload_keys(keys: Keys, store: Store, clock: Arc<dyn Clock>, interval: 
     }
 }
 
+/// The configured database, its schema checked: migrated when `migrate` says so or in
+/// development, else refused when behind or ahead. Makes the data directory when the
+/// database or the secret is to live there.
+pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Store> {
+    if config.database.database_url.is_none() || config.tokens.secret.is_none() {
+        std::fs::create_dir_all(&config.server.data_dir).with_context(|| {
+            format!(
+                "creating data directory {}",
+                config.server.data_dir.display()
+            )
+        })?;
+    }
+    let store = connect(config).await?;
+    ensure_schema(&store, migrate || config.server.env == Mode::Development).await?;
+    Ok(store)
+}
+
 /// Connects to the configured database.
 pub async fn connect(config: &Config) -> anyhow::Result<Store> {
     let options = PoolOptions {
-        max_connections: config.database_max_connections,
+        max_connections: config.database.database_max_connections,
         ..PoolOptions::default()
     };
     Store::connect(&config.database_url(), options)
@@ -278,8 +265,8 @@ fn router(state: AppState) -> anyhow::Result<Router> {
     crate::metrics::handle();
     let (router, openapi) = api::router().split_for_parts();
     let doc = OpenApiJson(Arc::new(openapi.to_json()?));
-    let hsts = Hsts(state.config.hsts());
-    let body_limit = state.config.body_limit_bytes;
+    let hsts = Hsts(state.config.server.hsts());
+    let body_limit = state.config.server.body_limit_bytes;
     let cors = cors(&state.origins)?;
     Ok(router
         .route_layer(middleware::from_fn(crate::metrics::keep_route))
@@ -289,7 +276,9 @@ fn router(state: AppState) -> anyhow::Result<Router> {
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors)
-        .layer(CatchPanicLayer::custom(|_| ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::from(ServiceError::Internal(anyhow::anyhow!("handler panicked"))).into_response()
+        }))
         .layer(middleware::from_fn(screen_methods))
         .layer(middleware::from_fn(screen_uri))
         .layer(middleware::from_fn(crate::metrics::track))

@@ -2,13 +2,13 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, Mode};
+use crate::config::Config;
 
 pub fn init(config: &Config) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = match config.log_format.as_deref() {
+    let json = match config.server.log_format.as_deref() {
         Some(format) => format == "json",
-        None => config.env == Mode::Production,
+        None => config.server.is_production(),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -5,30 +5,58 @@
 use std::ops::RangeInclusive;
 
 use argon2::password_hash::phc::{Output, PasswordHash as Phc};
-use argon2::{Argon2, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Version};
 use base64::Engine as _;
 use base64::engine::GeneralPurpose;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use super::{HashError, Scheme, VERSION};
+use super::{HashError, Memory, Scheme, VERSION};
 
 // An imported hash carries its own costs, so one careless or hostile line could make each
-// sign-in of its account exhaust the server. These limits leave the defaults of every system
-// we import from (at most 100 MiB, bcrypt 10–14, a million PBKDF2 iterations) well inside,
-// and keep one verification under 1 GiB and about 5 s of one core: at each limit, verifying
-// took 4.5 s (Argon2), 5 s (scrypt), 5 s (bcrypt), 1.3 s (PBKDF2-SHA256, with SHA-NI) and 3 s
-// (PBKDF2-SHA512) on a 2-core Xeon. RFC 9106's first Argon2 choice, 2 GiB, is refused.
+// sign-in of its account exhaust the server. The ceilings keep one verification within
+// 256 MiB and about one second of one core, and admit what the systems we import from
+// export: bcrypt up to cost 14 (10–12 are the usual defaults); Argon2 up to libsodium's
+// MODERATE (256 MiB, t=3), so argon2-cffi's and RFC 9106's 64 MiB with t=3 and Django's
+// 100 MiB with t=2; scrypt up to 256 MiB (N=2^18 at r=8), so passlib's N=2^16 and
+// Firebase's and Django's N=2^14–2^15 with r=8, p=1; PBKDF2 at over twice Django 6.0's 1.2 million SHA-256
+// iterations and nearly five times OWASP's 210,000 for SHA-512. Refused: bcrypt 15 and 16,
+// libsodium's SENSITIVE (1 GiB, t=4) and RFC 9106's first choice (2 GiB). At each ceiling,
+// one verification took 0.94 s (bcrypt 14), 0.56–0.74 s (Argon2id, 256 MiB, t=3), 0.66 s
+// (scrypt, N=2^17, r=8, p=3), 0.33 s (PBKDF2-SHA256, with SHA-NI; longer without) and
+// 0.47–0.68 s (PBKDF2-SHA512) on a 2-core AMD EPYC with AVX2 and SHA-NI.
 
 /// Memory one verification may hold: Argon2's m KiB, scrypt's 128·r·N bytes.
-const MAX_MEMORY: u64 = 1 << 30;
-/// Argon2's memory times passes, m·t.
-const MAX_ARGON2_WORK: u64 = 4 << 30;
-/// scrypt's memory times lanes, 128·r·N·p: scrypt takes twice Argon2's time per byte.
-const MAX_SCRYPT_WORK: u64 = 2 << 30;
-/// bcrypt's cost is the log2 of its rounds; 16 is sixteen times today's usual 12.
-const MAX_BCRYPT_COST: u64 = 16;
+const MAX_MEMORY: u64 = 256 << 20;
+/// Argon2's memory times passes, m·t: three passes over the most memory.
+const MAX_ARGON2_WORK: u64 = 768 << 20;
+/// scrypt's memory times lanes, 128·r·N·p: scrypt took two to 2.5 times Argon2's time per
+/// byte.
+const MAX_SCRYPT_WORK: u64 = 384 << 20;
+/// bcrypt's cost is the log2 of its rounds; 14 is four times today's usual 12.
+const MAX_BCRYPT_COST: u64 = 14;
+/// bcrypt reads at most this many bytes of a password and ignores the rest.
+const BCRYPT_MAX_PASSWORD: usize = 72;
+
+// Costs are compared across schemes, to give a failed verification against a hash cheaper
+// than our own the work of a dummy one too (see `PasswordHasher::verify`). The unit is
+// Argon2's: one pass over one KiB block, of which m·t make one Argon2 verification. The
+// other schemes are converted by their time per unit relative to Argon2's at OWASP's
+// parameters (0.71 µs per KiB·pass, on the machine above), rounded down. Estimates err: on
+// that machine Argon2 took 0.3 µs per KiB·pass when its memory fit in the caches (up to
+// 2 MiB) and 0.95 µs at 256 MiB; elsewhere AVX2 (Argon2) and SHA-NI (PBKDF2-SHA256) may be
+// missing. A hash judged cheaper than it is costs one needless dummy verification when it
+// fails; one judged costlier than it is would answer sooner than an unknown account. So a
+// hash counts as costlier than ours only by a wide margin, `ESTIMATE_ERROR`.
+
+/// One bcrypt round (its cost is the log2 of their number) took 57 µs: at least 64 KiB·passes.
+const BCRYPT_ROUND: u64 = 64;
+/// Each KiB of scrypt's 128·r·N·p took 1.5–2.4 µs: at least 2 KiB·passes.
+const SCRYPT_KIB: u64 = 2;
+/// How many times one cost must exceed another to be surely higher: Argon2's own speed
+/// varied 2.4-fold with its memory, and other machines differ from the one measured.
+const ESTIMATE_ERROR: u64 = 4;
 
 /// Salt lengths, in bytes, of the formats whose salt is not checked by the phc crate.
 const SALT_LEN: RangeInclusive<usize> = 1..=64;
@@ -39,6 +67,34 @@ const UNKNOWN: HashError = HashError::UnsupportedScheme("not a known password ha
 const NO_SHA1: HashError =
     HashError::UnsupportedScheme("PBKDF2-SHA1 needs a SHA-1 implementation, which is not built in");
 
+/// The estimated work of one verification, in Argon2 KiB·passes, comparable across schemes
+/// within the error [`Cost::surely_at_least`] allows for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cost(u64);
+
+impl Cost {
+    /// The cost of verifying `stored`, refused as by [`Scheme::detect`].
+    pub fn of(stored: &str) -> Result<Self, HashError> {
+        Stored::parse(stored).map(|stored| stored.cost())
+    }
+
+    /// Whether this cost is at least `other` even if the estimates are as far off as they
+    /// were seen to be: whether it is four times `other` or more.
+    pub fn surely_at_least(self, other: Self) -> bool {
+        self.0 >= other.0.saturating_mul(ESTIMATE_ERROR)
+    }
+
+    /// The cost of one Argon2 verification with `params`, whatever its variant.
+    pub(super) fn argon2(params: &argon2::Params) -> Self {
+        Self(params.block_count() as u64 * u64::from(params.t_cost()))
+    }
+
+    /// The estimate, in Argon2 KiB·passes.
+    pub const fn kib_passes(self) -> u64 {
+        self.0
+    }
+}
+
 /// A stored hash whose syntax, lengths and costs have been checked.
 pub(super) struct Stored {
     pub(super) scheme: Scheme,
@@ -46,14 +102,9 @@ pub(super) struct Stored {
 }
 
 enum Check {
-    /// Verified by the argon2 crate, which takes algorithm, version and costs from the string.
-    Argon2 {
-        phc: Box<Phc>,
-        params: argon2::Params,
-    },
-    /// A `$2b$`-style string, verified by the bcrypt crate.
-    Bcrypt(String),
-    /// A key derived here with the scrypt or pbkdf2 crate and compared in constant time.
+    /// A `$2b$`-style string, verified by the bcrypt crate, and its cost.
+    Bcrypt { mcf: String, cost: u32 },
+    /// A key derived here and compared in constant time.
     Derived {
         kdf: Kdf,
         salt: Vec<u8>,
@@ -61,17 +112,71 @@ enum Check {
     },
 }
 
-#[derive(Clone, Copy)]
 enum Kdf {
+    /// Algorithm, version and costs as the string gives them.
+    Argon2 {
+        algorithm: Algorithm,
+        version: Version,
+        params: argon2::Params,
+    },
     Scrypt(scrypt::Params),
     Pbkdf2(Prf, u32),
 }
 
 impl Kdf {
-    fn scheme(self) -> Scheme {
+    fn scheme(&self) -> Scheme {
         match self {
+            Self::Argon2 { algorithm, .. } => argon2_scheme(*algorithm),
             Self::Scrypt(_) => Scheme::Scrypt,
             Self::Pbkdf2(prf, _) => prf.scheme(),
+        }
+    }
+
+    /// The key of `password` and `salt`, as long as `out`.
+    fn derive(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+        memory: Memory,
+    ) -> Result<(), HashError> {
+        let failed = |e: &dyn std::fmt::Display| HashError::Hashing(e.to_string());
+        match self {
+            Self::Argon2 {
+                algorithm,
+                version,
+                params,
+            } => {
+                let argon2 = Argon2::new(*algorithm, *version, params.clone());
+                memory
+                    .argon2(&argon2, password, salt, out)
+                    .map_err(|e| failed(&e))
+            }
+            Self::Scrypt(params) => {
+                scrypt::scrypt(password, salt, params, out).map_err(|e| failed(&e))
+            }
+            Self::Pbkdf2(Prf::Sha256, rounds) => {
+                pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha256>(password, salt, *rounds, out);
+                Ok(())
+            }
+            Self::Pbkdf2(Prf::Sha512, rounds) => {
+                pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha512>(password, salt, *rounds, out);
+                Ok(())
+            }
+        }
+    }
+
+    /// The cost of deriving a key of `len` bytes.
+    fn cost(&self, len: usize) -> Cost {
+        match self {
+            Self::Argon2 { params, .. } => Cost::argon2(params),
+            Self::Scrypt(params) => {
+                let kib = u64::from(params.r()) * params.n() * u64::from(params.p()) / 8;
+                Cost(kib * SCRYPT_KIB)
+            }
+            Self::Pbkdf2(prf, rounds) => {
+                Cost(prf.work(*rounds, len) * prf.eighths_per_iteration() / 8)
+            }
         }
     }
 }
@@ -99,12 +204,25 @@ impl Prf {
         }
     }
 
-    /// Ten times Django's default for SHA-256; half that for SHA-512, which SHA-NI does not
-    /// speed up, so that each iteration takes five times as long.
-    fn max_iterations(self) -> u64 {
+    /// Iterations times output blocks, as each block of a key runs all iterations.
+    fn work(self, rounds: u32, key_len: usize) -> u64 {
+        u64::from(rounds) * key_len.div_ceil(self.len()) as u64
+    }
+
+    /// The ceiling on [`Self::work`] (see above): SHA-NI speeds up SHA-256, not SHA-512.
+    fn max_work(self) -> u64 {
         match self {
-            Self::Sha256 => 10_000_000,
-            Self::Sha512 => 5_000_000,
+            Self::Sha256 => 3_000_000,
+            Self::Sha512 => 1_000_000,
+        }
+    }
+
+    /// One iteration took 0.13 µs with SHA-256 (SHA-NI), 0.68 µs with SHA-512: at least
+    /// 1/8 and 7/8 of a KiB·pass.
+    fn eighths_per_iteration(self) -> u64 {
+        match self {
+            Self::Sha256 => 1,
+            Self::Sha512 => 7,
         }
     }
 }
@@ -135,61 +253,66 @@ impl Stored {
         }
     }
 
-    /// Whether `password` is the one this hash was made from.
-    pub(super) fn matches(&self, password: &[u8]) -> Result<bool, HashError> {
-        let failed = |e: &dyn std::fmt::Display| HashError::Hashing(e.to_string());
+    /// Whether `password` is the one this hash was made from. Argon2 works in `memory`.
+    pub(super) fn matches(&self, password: &[u8], memory: Memory) -> Result<bool, HashError> {
+        let failed = |e: bcrypt::BcryptError| HashError::Hashing(e.to_string());
         match &self.check {
-            Check::Argon2 { phc, .. } => {
-                match Argon2::default().verify_password(password, phc.as_ref()) {
-                    Ok(()) => Ok(true),
-                    Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-                    Err(e) => Err(failed(&e)),
-                }
-            }
             // Django hashes first so that passwords past bcrypt's 72 bytes still count.
-            Check::Bcrypt(mcf) if self.scheme == Scheme::BcryptSha256 => {
-                bcrypt::verify(format!("{:x}", Sha256::digest(password)), mcf)
-                    .map_err(|e| failed(&e))
+            Check::Bcrypt { mcf, .. } if self.scheme == Scheme::BcryptSha256 => {
+                bcrypt::verify(format!("{:x}", Sha256::digest(password)), mcf).map_err(failed)
             }
-            Check::Bcrypt(mcf) => bcrypt::verify(password, mcf).map_err(|e| failed(&e)),
+            // bcrypt would match any password that shares the first 72 bytes; it still runs,
+            // so that refusing a longer one takes as long as refusing a wrong one.
+            Check::Bcrypt { mcf, .. } => Ok(bcrypt::verify(password, mcf).map_err(failed)?
+                && password.len() <= BCRYPT_MAX_PASSWORD),
             Check::Derived {
                 kdf,
                 salt,
                 expected,
             } => {
                 let mut derived = vec![0; expected.len()];
-                match *kdf {
-                    Kdf::Scrypt(params) => scrypt::scrypt(password, salt, &params, &mut derived)
-                        .map_err(|e| failed(&e))?,
-                    Kdf::Pbkdf2(Prf::Sha256, rounds) => {
-                        pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha256>(
-                            password,
-                            salt,
-                            rounds,
-                            &mut derived,
-                        )
-                    }
-                    Kdf::Pbkdf2(Prf::Sha512, rounds) => {
-                        pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha512>(
-                            password,
-                            salt,
-                            rounds,
-                            &mut derived,
-                        )
-                    }
-                }
+                kdf.derive(password, salt, &mut derived, memory)?;
                 Ok(derived.as_slice().ct_eq(expected).into())
             }
         }
     }
 
+    /// Whether checking this hash surely costs at least `ours`: exactly so for Argon2, whose
+    /// cost is the same measure, and by the margin of the estimates for other schemes.
+    pub(super) fn costs_at_least(&self, ours: Cost) -> bool {
+        match &self.check {
+            Check::Derived {
+                kdf: Kdf::Argon2 { .. },
+                ..
+            } => self.cost() >= ours,
+            _ => self.cost().surely_at_least(ours),
+        }
+    }
+
+    /// The estimated work of [`Self::matches`].
+    pub(super) fn cost(&self) -> Cost {
+        match &self.check {
+            Check::Bcrypt { cost, .. } => Cost((1 << cost) * BCRYPT_ROUND),
+            Check::Derived { kdf, expected, .. } => kdf.cost(expected.len()),
+        }
+    }
+
     /// Whether this is an Argon2id hash of our version with exactly the costs of `current`.
     pub(super) fn is_argon2id_with(&self, current: &argon2::Params) -> bool {
-        let Check::Argon2 { phc, params } = &self.check else {
+        let Check::Derived {
+            kdf:
+                Kdf::Argon2 {
+                    algorithm,
+                    version,
+                    params,
+                },
+            ..
+        } = &self.check
+        else {
             return false;
         };
-        self.scheme == Scheme::Argon2id
-            && phc.version == Some(VERSION.into())
+        *algorithm == Algorithm::Argon2id
+            && *version == VERSION
             && (params.m_cost(), params.t_cost(), params.p_cost())
                 == (current.m_cost(), current.t_cost(), current.p_cost())
     }
@@ -197,31 +320,37 @@ impl Stored {
 
 /// `$argon2id$v=19$m=…,t=…,p=…$salt$hash` and its `argon2i`/`argon2d` siblings.
 fn argon2(stored: &str) -> Result<Stored, HashError> {
-    let scheme = match stored.split('$').nth(1) {
-        Some("argon2id") => Scheme::Argon2id,
-        Some("argon2i") => Scheme::Argon2i,
-        Some("argon2d") => Scheme::Argon2d,
-        _ => return Err(UNKNOWN),
-    };
+    let algorithm: Algorithm = stored
+        .split('$')
+        .nth(1)
+        .and_then(|id| id.parse().ok())
+        .ok_or(UNKNOWN)?;
+    let scheme = argon2_scheme(algorithm);
     let phc = phc(stored, scheme, &["m", "t", "p"])?;
     // libargon2 reads a missing `v=` as 1.0, the argon2 crate as 1.3: demand it.
-    match phc.version {
-        Some(0x10 | 0x13) => {}
+    let version = match phc.version {
+        Some(0x10) => Version::V0x10,
+        Some(0x13) => Version::V0x13,
         Some(_) => return Err(malformed(scheme, "the version is neither 16 nor 19")),
         None => return Err(malformed(scheme, "the version `v=` is missing")),
-    }
+    };
     let params = argon2::Params::try_from(&phc).map_err(|e| malformed(scheme, e))?;
-    let memory = u64::from(params.m_cost()) * 1024;
-    within(scheme, "memory (m, in bytes)", memory, MAX_MEMORY)?;
-    let work = memory * u64::from(params.t_cost());
-    within(scheme, "work (m·t, in bytes)", work, MAX_ARGON2_WORK)?;
-    Ok(Stored {
-        scheme,
-        check: Check::Argon2 {
-            phc: Box::new(phc),
-            params,
-        },
-    })
+    let hash = phc.hash.as_ref().map(Output::as_bytes).unwrap_or_default();
+    let salt = phc.salt.as_deref().unwrap_or_default();
+    let kdf = Kdf::Argon2 {
+        algorithm,
+        version,
+        params,
+    };
+    derived(kdf, salt, hash, HASH_LEN)
+}
+
+fn argon2_scheme(algorithm: Algorithm) -> Scheme {
+    match algorithm {
+        Algorithm::Argon2id => Scheme::Argon2id,
+        Algorithm::Argon2i => Scheme::Argon2i,
+        Algorithm::Argon2d => Scheme::Argon2d,
+    }
 }
 
 /// `$2b$NN$` + 22 salt and 31 hash characters, or `$2a$`, `$2y$`.
@@ -246,7 +375,10 @@ fn bcrypt(stored: &str, scheme: Scheme) -> Result<Stored, HashError> {
     within(scheme, "cost", parts.get_cost().into(), MAX_BCRYPT_COST)?;
     Ok(Stored {
         scheme,
-        check: Check::Bcrypt(stored.to_owned()),
+        check: Check::Bcrypt {
+            mcf: stored.to_owned(),
+            cost: parts.get_cost(),
+        },
     })
 }
 
@@ -375,18 +507,25 @@ fn derived(
     };
     length("salt", salt.len(), SALT_LEN)?;
     length("hash", expected.len(), hash_len)?;
-    match kdf {
+    match &kdf {
+        Kdf::Argon2 { params, .. } => {
+            let memory = u64::from(params.m_cost()) * 1024;
+            within_mib(scheme, "memory (m)", memory, MAX_MEMORY)?;
+            let work = memory * u64::from(params.t_cost());
+            within_mib(scheme, "memory × passes (m·t)", work, MAX_ARGON2_WORK)?;
+        }
         Kdf::Scrypt(params) => {
             let memory = (128 * u64::from(params.r())).saturating_mul(params.n());
-            within(scheme, "memory (128·r·N bytes)", memory, MAX_MEMORY)?;
+            within_mib(scheme, "memory (128·r·N)", memory, MAX_MEMORY)?;
             let work = memory.saturating_mul(params.p().into());
-            within(scheme, "work (128·r·N·p bytes)", work, MAX_SCRYPT_WORK)?;
+            within_mib(scheme, "memory × lanes (128·r·N·p)", work, MAX_SCRYPT_WORK)?;
         }
         Kdf::Pbkdf2(prf, rounds) => {
-            if rounds == 0 {
+            if *rounds == 0 {
                 return Err(malformed(scheme, "the iteration count is zero"));
             }
-            within(scheme, "iterations", rounds.into(), prf.max_iterations())?;
+            let work = prf.work(*rounds, expected.len());
+            within(scheme, "iterations × output blocks", work, prf.max_work())?;
         }
     }
     Ok(Stored {
@@ -462,5 +601,21 @@ fn within(scheme: Scheme, what: &str, value: u64, max: u64) -> Result<(), HashEr
     Err(HashError::TooCostly {
         scheme,
         reason: format!("{what} is {value}, above the limit of {max}"),
+    })
+}
+
+/// [`within`] for amounts of memory, named in MiB, rounded up.
+fn within_mib(scheme: Scheme, what: &str, bytes: u64, max: u64) -> Result<(), HashError> {
+    if bytes <= max {
+        return Ok(());
+    }
+    let mib = |bytes: u64| bytes.div_ceil(1 << 20);
+    Err(HashError::TooCostly {
+        scheme,
+        reason: format!(
+            "{what} is {} MiB, above the limit of {} MiB",
+            mib(bytes),
+            mib(max)
+        ),
     })
 }

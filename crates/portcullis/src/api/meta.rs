@@ -6,7 +6,6 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use portcullis_core::secrets_equal;
-use secrecy::ExposeSecret;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,6 +14,7 @@ use utoipa_axum::routes;
 use crate::http::client_ip::client_ip;
 use crate::http::{ApiError, ApiResult, bearer_token};
 use crate::metrics::{self, MetricsListener};
+use crate::service::ServiceError;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,7 +36,7 @@ pub struct Health {
 pub struct Readiness {
     /// `ok` or `unavailable`.
     status: &'static str,
-    /// `ok` or `unreachable`.
+    /// `ok` or `unavailable`.
     database: &'static str,
 }
 
@@ -45,9 +45,15 @@ pub struct PublicConfig {
     registration_open: bool,
     email_verification_required: bool,
     password_policy: PolicyView,
-    /// Names of enabled social sign-in providers.
-    providers: Vec<String>,
+    /// The enabled social sign-in providers (none in this version).
+    providers: Vec<ProviderView>,
     transports: [&'static str; 2],
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderView {
+    name: String,
+    display_name: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -69,7 +75,7 @@ async fn health() -> axum::Json<Health> {
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
-    match state.store.ping().await {
+    match state.core.store.ping().await {
         Ok(()) => (
             StatusCode::OK,
             axum::Json(Readiness {
@@ -83,7 +89,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, axum::Json<Readine
                 StatusCode::SERVICE_UNAVAILABLE,
                 axum::Json(Readiness {
                     status: "unavailable",
-                    database: "unreachable",
+                    database: "unavailable",
                 }),
             )
         }
@@ -93,12 +99,13 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, axum::Json<Readine
 /// Public settings for sign-in and sign-up screens.
 #[utoipa::path(get, path = "/api/auth/config", tag = "operations", responses((status = 200, body = PublicConfig)))]
 async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig> {
+    let policy = &state.core.policy;
     axum::Json(PublicConfig {
-        registration_open: state.config.registration_open,
-        email_verification_required: state.config.require_email_verification(),
+        registration_open: policy.registration_open,
+        email_verification_required: policy.require_email_verification,
         password_policy: PolicyView {
-            min_length: state.policy.min_length,
-            max_length: state.policy.max_length,
+            min_length: policy.passwords.min_length,
+            max_length: policy.passwords.max_length,
         },
         providers: Vec::new(),
         transports: ["bearer", "cookie"],
@@ -117,22 +124,24 @@ pub async fn prometheus(
     parts: Parts,
 ) -> ApiResult<impl IntoResponse> {
     // With an address of its own, /metrics is not served on the main listener at all.
-    if state.config.metrics_addr.is_some() && listener.is_none() {
-        return Err(ApiError::NotFound);
+    let operations = &state.config.operations;
+    if operations.metrics_addr.is_some() && listener.is_none() {
+        return Err(ApiError::NOT_FOUND);
     }
-    let allowed = match &state.config.metrics_token {
+    let allowed = match &operations.metrics_token {
         Some(token) => bearer_token(&parts.headers)
-            .is_some_and(|presented| secrets_equal(presented, token.expose_secret())),
+            .is_some_and(|presented| secrets_equal(presented, token.expose())),
         None => client_ip(&parts, &state.trusted_proxies).is_some_and(|ip| ip.is_loopback()),
     };
     if !allowed {
-        return Err(ApiError::Unauthenticated);
+        return Err(ServiceError::Unauthenticated.into());
     }
     // Gauges that are cheaper to read at scrape time than to keep up to date.
-    let sessions = state.store.count_live_sessions(state.liveness()).await?;
+    let core = &state.core;
+    let sessions = core.store.count_live_sessions(core.liveness()).await?;
     ::metrics::gauge!(metrics::ACTIVE_SESSIONS).set(sessions as f64);
-    ::metrics::gauge!(metrics::HASH_QUEUE).set(state.hash_pool.queue_depth() as f64);
-    let outbox = state.store.outbox_counts().await?;
+    ::metrics::gauge!(metrics::HASH_QUEUE).set(core.hashing.queue_depth() as f64);
+    let outbox = core.store.outbox_counts().await?;
     ::metrics::gauge!(metrics::MAIL_PENDING).set(outbox.pending as f64);
     ::metrics::gauge!(metrics::MAIL_FAILED).set(outbox.failed as f64);
     Ok((

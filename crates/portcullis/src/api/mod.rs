@@ -10,7 +10,6 @@ mod meta;
 mod password;
 mod sessions;
 mod tokens;
-pub(crate) mod validate;
 mod views;
 
 pub use meta::prometheus;
@@ -50,4 +49,44 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(meta::router())
         .merge(tokens::router())
         .merge(docs::router())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeOwned;
+    use serde_json::json;
+
+    const CANARY: &str = "canary-7d2a-secret-in-a-request-0123456789";
+
+    /// The `Debug` output of `T` read from `body`.
+    fn debug_of<T: DeserializeOwned + std::fmt::Debug>(body: serde_json::Value) -> String {
+        format!("{:?}", serde_json::from_value::<T>(body).unwrap())
+    }
+
+    #[test]
+    fn no_request_body_shows_a_secret_in_debug_output() {
+        let printed = [
+            debug_of::<super::auth::RegisterRequest>(
+                json!({ "email": "a@example.com", "password": CANARY }),
+            ),
+            debug_of::<super::auth::LoginRequest>(
+                json!({ "email": "a@example.com", "password": CANARY }),
+            ),
+            debug_of::<super::auth::RefreshRequest>(json!({ "refresh_token": CANARY })),
+            debug_of::<super::me::PasswordChange>(
+                json!({ "current_password": CANARY, "new_password": CANARY }),
+            ),
+            debug_of::<super::password::ResetRequest>(
+                json!({ "token": CANARY, "new_password": CANARY }),
+            ),
+            debug_of::<super::email::TokenRequest>(json!({ "token": CANARY })),
+            debug_of::<super::email::EmailChangeRequest>(
+                json!({ "new_email": "b@example.com", "password": CANARY }),
+            ),
+            debug_of::<super::tokens::IntrospectionRequest>(json!({ "token": CANARY })),
+        ];
+        for text in printed {
+            assert!(!text.contains(CANARY), "{text}");
+        }
+    }
 }

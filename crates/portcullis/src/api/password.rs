@@ -2,22 +2,17 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use portcullis_core::Email;
+use secrecy::SecretString;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::validate;
 use super::views::{Accepted, accepted};
-use crate::audit::{Action, AuditEvent};
-use crate::auth::links::{self, Link};
-use crate::auth::{ClientInfo, SameOrigin, service};
-use crate::change::Change;
+use crate::http::auth::{ClientInfo, SameOrigin};
 use crate::http::error::Problem;
-use crate::http::{ApiError, ApiResult, Json};
-use crate::mail::Letter;
+use crate::http::{ApiResult, Json};
+use crate::service::password;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,8 +31,10 @@ pub struct ForgotRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     /// The `token` parameter of the emailed link.
-    token: String,
-    new_password: String,
+    #[schema(value_type = String)]
+    token: SecretString,
+    #[schema(value_type = String)]
+    new_password: SecretString,
 }
 
 /// Send a reset link, if an account has this address. The answer is the same whether or not
@@ -51,18 +48,10 @@ pub struct ResetRequest {
 async fn forgot_password(
     State(state): State<AppState>,
     _: SameOrigin,
-    client: ClientInfo,
+    ClientInfo(client): ClientInfo,
     Json(body): Json<ForgotRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
-    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e.code()))?;
-    links::send_on_request(
-        &state,
-        client,
-        email,
-        Link::ResetPassword,
-        Action::PasswordResetRequested,
-        |_| true,
-    );
+    password::forgot(&state.core, &body.email, client)?;
     Ok(accepted())
 }
 
@@ -78,49 +67,13 @@ async fn forgot_password(
 async fn reset_password(
     State(state): State<AppState>,
     _: SameOrigin,
-    client: ClientInfo,
+    ClientInfo(client): ClientInfo,
     Json(body): Json<ResetRequest>,
 ) -> ApiResult<StatusCode> {
-    let link = Link::ResetPassword;
-    let hash = link
-        .hash(&state, &body.token)
-        .ok_or(ApiError::InvalidToken)?;
-    // Look before using it up: the policy needs the account's address, and the new hash is
-    // made outside the transaction so that it never holds the database while hashing.
-    let token = state
-        .store
-        .live_one_time_token(link.kind(), &hash, state.now())
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    let user = state
-        .store
-        .user_by_id(&token.user_id)
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    let password = validate::new_password_of(
-        "new_password",
-        &body.new_password,
-        &state.policy,
-        &user.email,
-    )?;
-    let credential = service::hash_password(&state, password).await?;
-    let now = state.now();
-    let mut change = Change::begin(&state).await?;
-    let used = change
-        .use_one_time_token(link.kind(), &hash, now)
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    let revoked = service::replace_password(&mut change, &user.id, &credential, None, now).await?;
-    // The link reached the address it was sent to, which proves that address.
-    change
-        .mark_email_verified(&user.id, &used.email, now)
-        .await?;
-    let event = AuditEvent::by_user(Action::PasswordReset, &client, &user.id)
-        .detail(json!({ "sessions_revoked": revoked }));
-    change.audit(event).await?;
-    change
-        .send(Letter::PasswordReset, &user.email, &user.id)
-        .await?;
-    change.commit().await?;
+    let request = password::PasswordReset {
+        token: body.token,
+        new_password: body.new_password,
+    };
+    password::reset(&state.core, request, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

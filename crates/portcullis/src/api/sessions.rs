@@ -1,19 +1,19 @@
 //! The signed-in user's sessions: list and revoke.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use portcullis_core::SessionId;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::views::SessionView;
-use crate::audit::{Action, AuditEvent};
-use crate::auth::{Auth, ClientInfo};
-use crate::change::Change;
+use crate::http::ApiResult;
+use crate::http::auth::{Auth, ClientInfo};
 use crate::http::error::Problem;
-use crate::http::{ApiError, ApiResult};
+use crate::http::path::Ids;
+use crate::service::sessions;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -25,6 +25,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionView>,
+}
+
+impl SessionList {
+    pub fn new(sessions: Vec<portcullis_store::SessionRow>, current: &SessionId) -> Self {
+        Self {
+            sessions: sessions
+                .into_iter()
+                .map(|s| SessionView::new(s, current))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -39,17 +50,10 @@ pub struct RevokeAll {
     responses((status = 200, body = SessionList), (status = 401, body = Problem)))]
 async fn list_sessions(
     State(state): State<AppState>,
-    auth: Auth,
+    Auth(auth): Auth,
 ) -> ApiResult<axum::Json<SessionList>> {
-    let sessions = state
-        .store
-        .live_sessions_of(&auth.user.id, state.liveness())
-        .await?;
-    let sessions = sessions
-        .into_iter()
-        .map(|s| SessionView::new(s, &auth.session.id))
-        .collect();
-    Ok(axum::Json(SessionList { sessions }))
+    let sessions = sessions::list(&state.core, &auth.user.id).await?;
+    Ok(axum::Json(SessionList::new(sessions, &auth.session.id)))
 }
 
 /// Revoke one of the user's sessions.
@@ -62,21 +66,11 @@ async fn list_sessions(
     ))]
 async fn revoke_session(
     State(state): State<AppState>,
-    auth: Auth,
-    client: ClientInfo,
-    Path(id): Path<String>,
+    Auth(auth): Auth,
+    ClientInfo(client): ClientInfo,
+    Ids(id): Ids<SessionId>,
 ) -> ApiResult<StatusCode> {
-    let mut change = Change::begin(&state).await?;
-    if !change
-        .revoke_session(&auth.user.id, &id, state.now())
-        .await?
-    {
-        return Err(ApiError::NotFound);
-    }
-    let event = AuditEvent::by_user(Action::SessionRevoked, &client, &auth.user.id)
-        .detail(json!({ "session_id": id }));
-    change.audit(event).await?;
-    change.commit().await?;
+    sessions::revoke(&state.core, &auth, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -85,22 +79,12 @@ async fn revoke_session(
     responses((status = 204, description = "Revoked"), (status = 401, body = Problem)))]
 async fn revoke_sessions(
     State(state): State<AppState>,
-    auth: Auth,
-    client: ClientInfo,
+    Auth(auth): Auth,
+    ClientInfo(client): ClientInfo,
     query: Result<Query<RevokeAll>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<StatusCode> {
     let Query(query) = query?;
-    let keep = query
-        .keep_current
-        .unwrap_or(true)
-        .then_some(auth.session.id.as_str());
-    let mut change = Change::begin(&state).await?;
-    let revoked = change
-        .revoke_sessions_of(&auth.user.id, keep, state.now())
-        .await?;
-    let event = AuditEvent::by_user(Action::SessionRevoked, &client, &auth.user.id)
-        .detail(json!({ "count": revoked, "kept_current": keep.is_some() }));
-    change.audit(event).await?;
-    change.commit().await?;
+    let keep_current = query.keep_current.unwrap_or(true);
+    sessions::revoke_all(&state.core, &auth, keep_current, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

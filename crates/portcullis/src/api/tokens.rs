@@ -5,17 +5,17 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use portcullis_core::{PlainToken, secrets_equal};
-use secrecy::ExposeSecret;
+use portcullis_core::secrets_equal;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::service::access_token;
-use crate::auth::{Auth, Transport, purpose};
+use crate::http::auth::Auth;
 use crate::http::error::Problem;
 use crate::http::{ApiError, ApiResult, bearer_token, json};
+use crate::service::tokens;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,7 +34,7 @@ async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     // unknown kid, so five minutes of caching never breaks verification.
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(state.tokens.jwks()),
+        axum::Json(state.core.tokens.jwks()),
     )
 }
 
@@ -56,10 +56,11 @@ async fn openid_configuration(State(state): State<AppState>) -> impl IntoRespons
         jwks_uri: format!("{issuer}/.well-known/jwks.json"),
         introspection_endpoint: state
             .config
+            .tokens
             .introspection_secret
             .as_ref()
             .map(|_| format!("{issuer}/api/auth/introspect")),
-        id_token_signing_alg_values_supported: vec![state.config.jwt_alg.as_str()],
+        id_token_signing_alg_values_supported: vec![state.config.tokens.jwt_alg.as_str()],
         issuer,
     };
     (
@@ -68,7 +69,7 @@ async fn openid_configuration(State(state): State<AppState>) -> impl IntoRespons
     )
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct AccessToken {
     access_token: String,
     #[schema(example = "Bearer")]
@@ -84,23 +85,21 @@ pub struct AccessToken {
     ))]
 async fn token_for_cookie_session(
     State(state): State<AppState>,
-    auth: Auth,
+    Auth(auth): Auth,
 ) -> ApiResult<axum::Json<AccessToken>> {
-    if auth.transport != Transport::Cookie {
-        return Err(ApiError::Unauthenticated);
-    }
-    let token = access_token(&state, &auth.user, &auth.session.id, state.now())?;
+    let token = tokens::for_cookie_session(&state.core, &auth)?;
     Ok(axum::Json(AccessToken {
         access_token: token,
         token_type: "Bearer",
-        expires_in: state.tokens.ttl_secs(),
+        expires_in: state.core.tokens.ttl_secs(),
     }))
 }
 
 /// RFC 7662 parameters; extension parameters are allowed and ignored, as the RFC says.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntrospectionRequest {
-    token: String,
+    #[schema(value_type = String)]
+    token: SecretString,
     /// `access_token` or `refresh_token`; both are tried either way.
     #[allow(dead_code)]
     token_type_hint: Option<String>,
@@ -144,12 +143,13 @@ async fn introspect(
 ) -> ApiResult<axum::Json<Introspection>> {
     let secret = state
         .config
+        .tokens
         .introspection_secret
         .as_ref()
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ApiError::NOT_FOUND)?;
     let presented = bearer_token(&headers).unwrap_or_default();
-    if !secrets_equal(presented, secret.expose_secret()) {
-        return Err(ApiError::Unauthenticated);
+    if !secrets_equal(presented, secret.expose()) {
+        return Err(crate::service::ServiceError::Unauthenticated.into());
     }
     let request: IntrospectionRequest =
         match json::essence(headers.get(header::CONTENT_TYPE)).as_deref() {
@@ -158,56 +158,32 @@ async fn introspect(
                 .map_err(|_| ApiError::field("token", "required"))?,
             _ => return Err(ApiError::UnsupportedMediaType),
         };
-    let live = state.liveness();
-    let found = match PlainToken::parse(&request.token) {
-        Some(refresh) => {
-            let hash = state.token_hasher.hash(purpose::REFRESH, &refresh);
-            let session = state
-                .store
-                .live_session_by_refresh_token(hash.as_str(), live)
-                .await?;
-            session.map(|s| Introspection {
-                sub: Some(s.user_id),
-                sid: Some(s.id),
-                exp: Some(s.expires_at / 1000),
-                token_type: Some("refresh_token"),
-                ..Introspection::default()
-            })
-        }
-        None => match state.tokens.verify(&request.token, live.now) {
-            Ok(claims) => state
-                .store
-                .live_session(&claims.sid, live)
-                .await?
-                .filter(|s| s.user_id == claims.sub)
-                .map(|_| Introspection {
-                    sub: Some(claims.sub),
-                    sid: Some(claims.sid),
-                    exp: Some(claims.exp),
-                    iat: Some(claims.iat),
-                    iss: Some(claims.iss),
-                    aud: Some(claims.aud),
-                    token_type: Some("access_token"),
-                    ..Introspection::default()
-                }),
-            Err(_) => None,
-        },
-    };
-    let Some(answer) = found else {
+    let Some(active) = tokens::introspect(&state.core, request.token.expose_secret()).await? else {
         return Ok(axum::Json(Introspection::default()));
     };
-    // A banned or deleted user's tokens are inactive, whatever their session says.
-    let user = state
-        .store
-        .user_by_id(answer.sub.as_deref().unwrap_or_default())
-        .await?;
-    Ok(axum::Json(match user.filter(|u| !u.is_banned(live.now)) {
-        // The role as it is now, not as the token was minted.
-        Some(user) => Introspection {
-            active: true,
-            role: Some(user.role),
-            ..answer
+    let answer = match active.claims {
+        Some(claims) => Introspection {
+            sub: Some(claims.sub),
+            sid: Some(claims.sid),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            iss: Some(claims.iss),
+            aud: Some(claims.aud),
+            token_type: Some("access_token"),
+            ..Introspection::default()
         },
-        None => Introspection::default(),
+        None => Introspection {
+            sub: Some(active.user.id.to_string()),
+            sid: Some(active.session.id.to_string()),
+            exp: Some(active.session.expires_at / 1000),
+            token_type: Some("refresh_token"),
+            ..Introspection::default()
+        },
+    };
+    // The role as it is now, not as the token was minted.
+    Ok(axum::Json(Introspection {
+        active: true,
+        role: Some(active.user.role.to_string()),
+        ..answer
     }))
 }

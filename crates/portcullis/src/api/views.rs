@@ -1,10 +1,36 @@
-//! Response shapes shared by several endpoints.
+//! Request and response shapes shared by several endpoints.
 
+use portcullis_core::SessionId;
 use portcullis_store::{SessionRow, UserRow};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::time::rfc3339;
+use crate::service::sessions;
+use crate::time::rfc3339;
+
+/// How the client holds its session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Bearer,
+    Cookie,
+}
+
+impl From<Transport> for sessions::Transport {
+    fn from(transport: Transport) -> Self {
+        match transport {
+            Transport::Bearer => Self::Bearer,
+            Transport::Cookie => Self::Cookie,
+        }
+    }
+}
+
+/// For `Option<Option<T>>` fields: marks the field present, whether its value is `null`
+/// or not, so that `null` can mean "clear" and absence "leave alone".
+pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
 
 /// A user as the API shows them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,13 +58,13 @@ impl UserView {
     pub fn new(user: UserRow, now: i64) -> Self {
         let banned = user.is_banned(now);
         Self {
-            id: user.id,
+            id: user.id.to_string(),
             email: user.email,
             email_verified: user.email_verified,
             name: user.name,
             username: user.username,
             image: user.image,
-            role: user.role,
+            role: user.role.to_string(),
             created_at: rfc3339(user.created_at),
             last_login_at: user.last_login_at.map(rfc3339),
             banned,
@@ -62,10 +88,10 @@ pub struct SessionView {
 }
 
 impl SessionView {
-    pub fn new(session: SessionRow, current_id: &str) -> Self {
+    pub fn new(session: SessionRow, current_id: &SessionId) -> Self {
         Self {
-            current: session.id == current_id,
-            id: session.id,
+            current: session.id == *current_id,
+            id: session.id.to_string(),
             created_at: rfc3339(session.created_at),
             last_seen_at: rfc3339(session.last_seen_at),
             expires_at: rfc3339(session.expires_at),

@@ -5,10 +5,10 @@ use portcullis_core::{Clock, SystemClock};
 
 use super::KeysAction;
 use crate::config::Config;
-use crate::http::time::rfc3339;
 use crate::keys::{Signer, key_state};
 use crate::secret::{DerivedKeys, load_secret};
 use crate::startup;
+use crate::time::rfc3339;
 
 pub async fn run(config: &Config, action: KeysAction) -> anyhow::Result<()> {
     let store = super::open_store(config, false).await?;

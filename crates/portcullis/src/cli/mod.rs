@@ -7,10 +7,15 @@ mod keys;
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
+use portcullis_core::SystemClock;
 use portcullis_store::Store;
 
-use crate::config::{Config, Mode};
+use crate::config::Config;
+use crate::mail::transport::Transport;
+use crate::service::Core;
 use crate::startup::{self, Application, BuildOptions};
 
 #[derive(Debug, Parser)]
@@ -120,8 +125,9 @@ impl Cli {
                 action: ConfigAction::Check,
             } => {
                 config.validate()?;
+                Transport::from_config(&config)?;
                 for (name, value) in config.describe() {
-                    println!("{name:<34} {value}");
+                    println!("{name:<40} {value}");
                 }
                 println!("configuration is valid");
             }
@@ -130,14 +136,15 @@ impl Cli {
     }
 }
 
-/// The configured database, its schema checked: migrated when `migrate` says so or in
-/// development, else refused when behind or ahead.
+/// The configured database, its schema checked (see [`startup::open_store`]).
 async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Store> {
     config.validate()?;
-    if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)?;
-    }
-    let store = startup::connect(config).await?;
-    startup::ensure_schema(&store, migrate || config.env == Mode::Development).await?;
-    Ok(store)
+    startup::open_store(config, migrate).await
+}
+
+/// The service core over the configured database, for commands that change state through
+/// the same use cases as the server.
+async fn open_core(config: &Config) -> anyhow::Result<Core> {
+    let store = open_store(config, false).await?;
+    Core::new(config, store, Arc::new(SystemClock)).await
 }

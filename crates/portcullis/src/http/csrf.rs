@@ -14,14 +14,14 @@ pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), ApiEr
     if let Some(origin) = headers.get("origin") {
         let origin = origin.to_str().unwrap_or("null").to_ascii_lowercase();
         if !allowed.contains(&origin) {
-            return Err(ApiError::csrf());
+            return Err(ApiError::Csrf);
         }
     }
     if headers
         .get("sec-fetch-site")
         .is_some_and(|v| v == "cross-site")
     {
-        return Err(ApiError::csrf());
+        return Err(ApiError::Csrf);
     }
     Ok(())
 }
@@ -46,7 +46,7 @@ pub fn check_cookie_request(
         {
             Ok(())
         }
-        _ => Err(ApiError::csrf()),
+        _ => Err(ApiError::Csrf),
     }
 }
 

@@ -1,46 +1,31 @@
-//! The one place where errors become responses: RFC 9457 problem+json, always.
-
-use std::collections::BTreeMap;
+//! The one place where errors become responses: RFC 9457 problem+json, always. Service
+//! errors and the HTTP layer's own (bodies, media types, methods, CSRF) share one mapping
+//! to status, code and title, which hosted pages will render as HTML too.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
+
+use crate::service::{ServiceError, Violations};
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("authentication required")]
-    Unauthenticated,
-    #[error("invalid email or password")]
-    InvalidCredentials,
-    #[error("the refresh token is not valid")]
-    InvalidRefreshToken,
-    #[error("the refresh token was already used")]
-    RefreshTokenReused,
-    #[error("the link is not valid: it is unknown, was used already, or has expired")]
-    InvalidToken,
-    #[error("{1}")]
-    Forbidden(&'static str, &'static str),
-    #[error("not found")]
-    NotFound,
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("cross-site request refused")]
+    Csrf,
     #[error("method not allowed")]
     MethodNotAllowed,
-    #[error("{1}")]
-    Conflict(&'static str, &'static str),
     #[error("the request body is not valid JSON")]
     MalformedJson,
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
     #[error("the request body is too large")]
     PayloadTooLarge,
-    #[error("validation failed")]
-    Validation(BTreeMap<String, String>),
-    #[error("the server is busy; retry shortly")]
-    Overloaded,
-    #[error("internal error: {0}")]
-    Internal(#[from] anyhow::Error),
 }
 
 /// The problem+json body (RFC 9457) with our stable `code`.
@@ -62,68 +47,64 @@ pub struct Problem {
 impl ApiError {
     /// One offending field.
     pub fn field(name: &str, rule: &str) -> Self {
-        Self::Validation(BTreeMap::from([(name.to_owned(), rule.to_owned())]))
+        Self::Service(ServiceError::field(name, rule))
     }
 
-    pub fn csrf() -> Self {
-        Self::Forbidden("csrf_failed", "cross-site request refused")
-    }
+    pub const NOT_FOUND: Self = Self::Service(ServiceError::NotFound);
 
-    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
-        use ApiError::*;
-        match self {
-            Unauthenticated => (
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Unauthenticated",
-            ),
-            InvalidCredentials => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "Invalid credentials",
-            ),
-            InvalidRefreshToken => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_refresh_token",
-                "Invalid refresh token",
-            ),
-            RefreshTokenReused => (
-                StatusCode::UNAUTHORIZED,
-                "refresh_token_reused",
-                "Refresh token reused",
-            ),
-            InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token", "Invalid token"),
-            Forbidden(code, _) => (StatusCode::FORBIDDEN, code, "Forbidden"),
-            NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "Method not allowed",
-            ),
-            Conflict(code, _) => (StatusCode::CONFLICT, code, "Conflict"),
-            MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON"),
-            UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Unsupported media type",
-            ),
-            PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Payload too large",
-            ),
-            Validation(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                "Validation failed",
-            ),
-            Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
-            Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Internal server error",
-            ),
-        }
+    /// Status, stable code and title: the one mapping.
+    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        let service = match self {
+            Self::Service(service) => service,
+            Self::Csrf => return (StatusCode::FORBIDDEN, "csrf_failed", "Forbidden"),
+            Self::MethodNotAllowed => {
+                return (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "Method not allowed",
+                );
+            }
+            Self::MalformedJson => {
+                return (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON");
+            }
+            Self::UnsupportedMediaType => {
+                return (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Unsupported media type",
+                );
+            }
+            Self::PayloadTooLarge => {
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "Payload too large",
+                );
+            }
+        };
+        use ServiceError::*;
+        let (status, title) = match service {
+            Unauthenticated => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
+            InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
+            InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "Invalid refresh token"),
+            RefreshTokenReused => (StatusCode::UNAUTHORIZED, "Refresh token reused"),
+            InvalidToken => (StatusCode::BAD_REQUEST, "Invalid token"),
+            RegistrationDisabled | UserBanned | EmailNotVerified | Forbidden => {
+                (StatusCode::FORBIDDEN, "Forbidden")
+            }
+            NotFound => (StatusCode::NOT_FOUND, "Not found"),
+            EmailTaken | UsernameTaken | LastAdmin => (StatusCode::CONFLICT, "Conflict"),
+            Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
+            Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "Overloaded"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+        };
+        (status, service.code(), title)
+    }
+}
+
+impl From<Violations> for ApiError {
+    fn from(violations: Violations) -> Self {
+        Self::Service(ServiceError::Invalid(violations))
     }
 }
 
@@ -132,14 +113,14 @@ impl IntoResponse for ApiError {
         let (status, code, title) = self.parts();
         let detail = match &self {
             // The cause is logged with the request id; the client learns nothing about it.
-            ApiError::Internal(cause) => {
+            ApiError::Service(ServiceError::Internal(cause)) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 "an internal error occurred".to_owned()
             }
             other => other.to_string(),
         };
         let fields = match self {
-            ApiError::Validation(fields) => Some(fields),
+            ApiError::Service(ServiceError::Invalid(violations)) => Some(violations.into_fields()),
             _ => None,
         };
         let body = Problem {
@@ -172,26 +153,7 @@ impl IntoResponse for ApiError {
 
 impl From<portcullis_store::StoreError> for ApiError {
     fn from(err: portcullis_store::StoreError) -> Self {
-        use portcullis_store::StoreError;
-        match err {
-            StoreError::EmailTaken => {
-                Self::Conflict("email_taken", "email address already registered")
-            }
-            StoreError::UsernameTaken => Self::Conflict("username_taken", "username already taken"),
-            other => Self::Internal(other.into()),
-        }
-    }
-}
-
-impl From<crate::hash_pool::Overloaded> for ApiError {
-    fn from(_: crate::hash_pool::Overloaded) -> Self {
-        Self::Overloaded
-    }
-}
-
-impl From<portcullis_core::HashError> for ApiError {
-    fn from(err: portcullis_core::HashError) -> Self {
-        Self::Internal(err.into())
+        Self::Service(err.into())
     }
 }
 
@@ -203,7 +165,7 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
 
 /// Router fallback: unknown paths.
 pub async fn not_found() -> ApiError {
-    ApiError::NotFound
+    ApiError::NOT_FOUND
 }
 
 /// Router fallback: known paths, unsupported methods.

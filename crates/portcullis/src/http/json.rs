@@ -2,8 +2,6 @@
 //! that are not JSON (or nest deeper than 32), 422 with `fields` for JSON of the wrong
 //! shape, including unknown and duplicate fields and NUL characters.
 
-use std::collections::BTreeMap;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
@@ -78,11 +76,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let message = err.inner().to_string();
-        ApiError::Validation(shape_error(&path, &message))
+        let (field, rule) = shape_error(&path, &message);
+        ApiError::field(&field, rule)
     })
 }
 
-fn shape_error(path: &str, message: &str) -> BTreeMap<String, String> {
+fn shape_error(path: &str, message: &str) -> (String, &'static str) {
     let named = |prefix: &str| {
         message
             .strip_prefix(prefix)
@@ -99,7 +98,7 @@ fn shape_error(path: &str, message: &str) -> BTreeMap<String, String> {
     } else {
         (join(path, ""), "invalid_type")
     };
-    BTreeMap::from([(field, rule.to_owned())])
+    (field, rule)
 }
 
 /// `parent.child`, with the root written as `body`.
@@ -141,9 +140,12 @@ fn nul_path(value: &Value, path: String) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use serde::Deserialize;
 
     use super::*;
+    use crate::service::ServiceError;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -155,7 +157,7 @@ mod tests {
 
     fn fields(result: Result<Login, ApiError>) -> BTreeMap<String, String> {
         match result {
-            Err(ApiError::Validation(fields)) => fields,
+            Err(ApiError::Service(ServiceError::Invalid(violations))) => violations.into_fields(),
             other => panic!("expected 422, got {other:?}"),
         }
     }

@@ -54,7 +54,7 @@ pub async fn screen_methods(req: Request, next: Next) -> Response {
 pub async fn screen_uri(req: Request, next: Next) -> Response {
     let uri = req.uri();
     if has_encoded_control(uri.path()) {
-        return ApiError::NotFound.into_response();
+        return ApiError::NOT_FOUND.into_response();
     }
     if uri.query().is_some_and(has_encoded_control) {
         return ApiError::field("query", "invalid_characters").into_response();

@@ -1,12 +1,13 @@
 //! HTTP plumbing shared by every handler: errors, the JSON extractor, middleware, cookies.
 
+pub mod auth;
 pub mod client_ip;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod json;
 pub mod middleware;
-pub mod time;
+pub mod path;
 
 pub use error::{ApiError, ApiResult};
 

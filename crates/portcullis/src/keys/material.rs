@@ -12,11 +12,11 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand::rngs::OsRng;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::traits::PublicKeyParts;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The signing algorithms Portcullis issues tokens with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 pub enum SigningAlg {
     #[default]
     EdDSA,

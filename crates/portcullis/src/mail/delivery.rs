@@ -16,7 +16,7 @@ use super::Mailer;
 use super::transport::{SendError, Transport};
 use crate::config::Config;
 use crate::metrics;
-use crate::state::millis;
+use crate::service::millis;
 
 /// The longest one delivery may take, the whole SMTP conversation included; beyond it the
 /// attempt counts as failed.
@@ -35,9 +35,9 @@ pub struct Retry {
 impl Retry {
     pub fn from_config(config: &Config) -> Self {
         Self {
-            max_attempts: i32::try_from(config.mail_max_attempts).unwrap_or(i32::MAX),
-            base: config.mail_retry_base,
-            max: config.mail_retry_max,
+            max_attempts: i32::try_from(config.mail.mail_max_attempts).unwrap_or(i32::MAX),
+            base: config.mail.mail_retry_base,
+            max: config.mail.mail_retry_max,
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use askama::Template;
 use lettre::message::{Mailbox, MultiPart};
-use portcullis_core::PlainToken;
+use portcullis_core::{PlainToken, UserId};
 use portcullis_store::{ClaimedMail, NewMail};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -104,14 +104,15 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(config: &Config, key: [u8; 32]) -> Result<Self, ConfigError> {
+        let issuer = config.issuer();
         Ok(Self {
-            product: config.product_name.clone(),
-            public_url: config.issuer(),
+            product: config.accounts.product_name.clone(),
             from: config.mail_from()?,
-            verify_url: config.verify_email_url(),
-            reset_url: config.reset_password_url(),
-            verify_ttl: config.verify_token_ttl,
-            reset_ttl: config.reset_token_ttl,
+            verify_url: config.mail.verify_email_url(&issuer),
+            reset_url: config.mail.reset_password_url(&issuer),
+            verify_ttl: config.mail.verify_token_ttl,
+            reset_ttl: config.mail.reset_token_ttl,
+            public_url: issuer,
             key,
             wake: Arc::new(Notify::new()),
         })
@@ -122,7 +123,7 @@ impl Mailer {
         &self,
         letter: Letter<'_>,
         to: &str,
-        user_id: Option<&str>,
+        user_id: Option<UserId>,
         now: i64,
     ) -> anyhow::Result<NewMail> {
         let content = self.content(&letter, to);
@@ -146,7 +147,7 @@ impl Mailer {
         Ok(NewMail {
             id,
             kind: letter.kind(),
-            user_id: user_id.map(str::to_owned),
+            user_id,
             recipient: to.to_owned(),
             payload,
             created_at: now,
@@ -282,7 +283,7 @@ mod tests {
             .compose(
                 Letter::VerifyEmail { token: &token },
                 "ada+<b>@example.com",
-                Some("u1"),
+                Some(UserId::new()),
                 0,
             )
             .unwrap();

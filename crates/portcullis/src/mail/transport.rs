@@ -3,12 +3,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::config::Config;
 use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::ExposeSecret;
-
-use crate::config::Config;
 
 /// How long one SMTP read or write may wait (the whole delivery is bounded by the worker).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,11 +25,13 @@ pub struct SendError {
 }
 
 impl Transport {
+    /// The transport the configuration names; an unusable SMTP URL is refused here, with
+    /// one line naming the setting.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        Ok(match &config.smtp_url {
+        Ok(match &config.mail.smtp_url {
             Some(url) => Self::Smtp(
-                smtp_builder(url.expose_secret(), config.smtp_ca()?.as_deref())
-                    .map_err(anyhow::Error::msg)?
+                smtp_builder(url.expose(), config.mail.smtp_ca()?.as_deref())
+                    .map_err(|e| anyhow::anyhow!("PORTCULLIS_SMTP_URL: {e}"))?
                     .timeout(Some(SMTP_TIMEOUT))
                     .build(),
             ),

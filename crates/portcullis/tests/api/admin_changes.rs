@@ -2,7 +2,7 @@
 //! at once and lift themselves when they expire, sessions, and deletion that leaves nothing
 //! of the user behind.
 
-use portcullis::http::time::rfc3339;
+use portcullis::time::rfc3339;
 use portcullis_core::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -71,7 +71,8 @@ async fn admins_set_only_the_admin_fields() {
 #[tokio::test]
 async fn roles_come_from_the_configured_set_and_take_effect_at_once() {
     let app =
-        spawn_app_with(|c| c.roles = vec!["user".into(), "admin".into(), "editor".into()]).await;
+        spawn_app_with(|c| c.accounts.roles = vec!["user".into(), "admin".into(), "editor".into()])
+            .await;
     let (admin, _, user, id) = admin_and_user(&app).await;
     let role = |role: &str| {
         app.client

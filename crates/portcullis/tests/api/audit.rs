@@ -254,7 +254,7 @@ async fn audit_events_are_filtered_and_paginated_newest_first() {
     let email = unique_email();
     let user = app.register(&email).await;
     let id = app.user_id(&user.access).await;
-    let start = portcullis::http::time::rfc3339(app.clock.now_ms());
+    let start = portcullis::time::rfc3339(app.clock.now_ms());
     for _ in 0..5 {
         app.clock.advance_ms(1000);
         app.login(&email, "wrong password, again and again").await;
@@ -287,7 +287,7 @@ async fn audit_events_are_filtered_and_paginated_newest_first() {
 
     let mine = events(&app, &admin, &format!("?user_id={id}")).await;
     assert!(mine.len() >= 6);
-    let later = portcullis::http::time::rfc3339(app.clock.now_ms() - 2500);
+    let later = portcullis::time::rfc3339(app.clock.now_ms() - 2500);
     let (_, recent) = page(format!(
         "?action=user.login_failed&since={}",
         later.replace('+', "%2B")
@@ -317,7 +317,8 @@ async fn audit_events_are_filtered_and_paginated_newest_first() {
 
 #[tokio::test]
 async fn failed_sign_ins_are_summarised_by_address_and_by_account() {
-    let app = spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    let app =
+        spawn_app_with(|c| c.server.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()]).await;
     let victim = unique_email();
     app.register(&victim).await;
     let attempt = |ip: &'static str, email: String| {
@@ -426,8 +427,8 @@ async fn a_refused_change_leaves_no_event() {
 #[tokio::test]
 async fn events_past_their_retention_are_pruned() {
     let app = spawn_app_with(|c| {
-        c.audit_retention = std::time::Duration::from_secs(3600);
-        c.prune_interval = std::time::Duration::from_millis(100);
+        c.operations.audit_retention = std::time::Duration::from_secs(3600);
+        c.operations.prune_interval = std::time::Duration::from_millis(100);
     })
     .await;
     let email = unique_email();

@@ -170,7 +170,8 @@ async fn browser_sign_in_from_a_foreign_origin_is_refused() {
 #[tokio::test]
 async fn cookie_sessions_slide_until_idle() {
     let app =
-        spawn_app_with(|c| c.session_idle_timeout = std::time::Duration::from_secs(3600)).await;
+        spawn_app_with(|c| c.sessions.session_idle_timeout = std::time::Duration::from_secs(3600))
+            .await;
     let email = unique_email();
     app.register(&email).await;
     let cookies = app.login_cookie(&email).await;
@@ -191,7 +192,10 @@ async fn cookie_sessions_slide_until_idle() {
 
 #[tokio::test]
 async fn cors_answers_only_allow_listed_origins() {
-    let app = spawn_app_with(|c| c.allowed_origins = vec!["https://app.example.com".into()]).await;
+    let app = spawn_app_with(|c| {
+        c.server.allowed_origins = vec!["https://app.example.com".parse().unwrap()]
+    })
+    .await;
     let preflight = |origin: &'static str| {
         app.client
             .request(reqwest::Method::OPTIONS, app.url("/api/auth/login"))

@@ -183,7 +183,7 @@ async fn security_headers_and_request_ids() {
 
 #[tokio::test]
 async fn hsts_is_sent_when_configured() {
-    let app = spawn_app_with(|c| c.hsts = true).await;
+    let app = spawn_app_with(|c| c.server.hsts = true).await;
     let response = app.get("/health").send().await.unwrap();
     assert!(
         response.headers()["strict-transport-security"]
@@ -227,7 +227,8 @@ async fn health_and_readiness() {
 /// user (bearer and cookie with CSRF): never a 5xx, and every refusal is problem+json.
 #[tokio::test]
 async fn hostile_bodies_never_cause_a_server_error() {
-    let app = spawn_app_with(|c| c.introspection_secret = Some(INTROSPECTION_SECRET.into())).await;
+    let app =
+        spawn_app_with(|c| c.tokens.introspection_secret = Some(INTROSPECTION_SECRET.into())).await;
     let email = unique_email();
     let tokens = app.register(&email).await;
     let cookies = app.login_cookie(&email).await;
@@ -347,5 +348,38 @@ async fn control_characters_in_paths_and_queries_are_refused_not_fatal() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{q}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_path_ids_are_problems_not_plain_text() {
+    let app = spawn_app().await;
+    let admin = app.admin().await.access;
+    let user = app.register(&unique_email()).await.access;
+    let cases = [
+        (reqwest::Method::GET, "/api/admin/users/%FF", &admin),
+        (reqwest::Method::GET, "/api/admin/users/not-a-uuid", &admin),
+        (
+            reqwest::Method::GET,
+            "/api/admin/users/%FF/sessions",
+            &admin,
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/admin/users/01900000-0000-7000-8000-000000000000/sessions/%FF%FE",
+            &admin,
+        ),
+        (reqwest::Method::DELETE, "/api/auth/sessions/%FF", &user),
+        (reqwest::Method::DELETE, "/api/auth/sessions/12345", &user),
+    ];
+    for (method, path, token) in cases {
+        let response = app
+            .client
+            .request(method, app.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 404, "not_found").await;
     }
 }

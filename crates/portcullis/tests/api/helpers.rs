@@ -99,18 +99,17 @@ pub async fn fresh_database(data_dir: &std::path::Path) -> String {
 }
 
 pub fn test_config(data_dir: PathBuf) -> Config {
-    Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir,
-        // Plain http on loopback, but cookie tests still check the __Host- names.
-        cookie_secure: true,
-        database_max_connections: 4,
-        // Rotations by other processes reach the test server quickly.
-        key_reload_interval: std::time::Duration::from_millis(100),
-        // Mail queued by another node is found quickly.
-        mail_poll_interval: std::time::Duration::from_millis(100),
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.server.addr = "127.0.0.1:0".parse().unwrap();
+    config.server.data_dir = data_dir;
+    // Plain http on loopback, but cookie tests still check the __Host- names.
+    config.server.cookie_secure = true;
+    config.database.database_max_connections = 4;
+    // Rotations by other processes reach the test server quickly.
+    config.tokens.key_reload_interval = std::time::Duration::from_millis(100);
+    // Mail queued by another node is found quickly.
+    config.mail.mail_poll_interval = std::time::Duration::from_millis(100);
+    config
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -121,7 +120,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = std::env::temp_dir().join(format!("portcullis-test-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&data_dir).unwrap();
     let mut config = test_config(data_dir.clone());
-    config.database_url = Some(fresh_database(&data_dir).await);
+    config.database.database_url = Some(fresh_database(&data_dir).await.into());
     adjust(&mut config);
     let clock = ManualClock::new();
     let base = start_node(&config, &clock).await;
@@ -141,7 +140,7 @@ pub async fn spawn_app_with_mail(adjust: impl FnOnce(&mut Config)) -> Option<(Te
     let sink = SmtpSink::start()?;
     let url = sink.url();
     let app = spawn_app_with(|config| {
-        config.smtp_url = Some(url.into());
+        config.mail.smtp_url = Some(url.into());
         adjust(config);
     })
     .await;
@@ -153,7 +152,7 @@ impl TestApp {
     pub async fn attach(base: String, config: Config) -> TestApp {
         TestApp {
             store: test_store(&config).await,
-            data_dir: config.data_dir.clone(),
+            data_dir: config.server.data_dir.clone(),
             base,
             client: client(),
             clock: ManualClock::new(),
@@ -168,9 +167,12 @@ async fn test_store(config: &Config) -> Store {
         max_connections: 2,
         ..Default::default()
     };
-    Store::connect(config.database_url.as_deref().unwrap(), options)
-        .await
-        .unwrap()
+    Store::connect(
+        config.database.database_url.as_ref().unwrap().expose(),
+        options,
+    )
+    .await
+    .unwrap()
 }
 
 /// Starts one more server on `config`'s database; returns its base URL.
@@ -290,8 +292,11 @@ impl TestApp {
         let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(["admin", "create", "--email", email])
             .env_clear()
-            .env("DATABASE_URL", self.config.database_url.as_deref().unwrap())
-            .env("PORTCULLIS_DATA_DIR", &self.config.data_dir)
+            .env(
+                "DATABASE_URL",
+                self.config.database.database_url.as_ref().unwrap().expose(),
+            )
+            .env("PORTCULLIS_DATA_DIR", &self.config.server.data_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -27,14 +27,18 @@ fn import(app: &TestApp, lines: &[Value]) -> Output {
 fn import_bytes(app: &TestApp, bytes: &[u8]) -> Output {
     let file = app
         .config
+        .server
         .data_dir
         .join(format!("import-{}.jsonl", uuid::Uuid::now_v7()));
     std::fs::write(&file, bytes).unwrap();
     Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["users", "import", file.to_str().unwrap()])
         .env_clear()
-        .env("DATABASE_URL", app.config.database_url.as_deref().unwrap())
-        .env("PORTCULLIS_DATA_DIR", &app.config.data_dir)
+        .env(
+            "DATABASE_URL",
+            app.config.database.database_url.as_ref().unwrap().expose(),
+        )
+        .env("PORTCULLIS_DATA_DIR", &app.config.server.data_dir)
         .output()
         .unwrap()
 }
@@ -236,4 +240,66 @@ async fn a_username_taken_by_an_existing_account_imports_nothing() {
         stderr(&output)
     );
     assert_eq!(users(&app).await, 1, "the first line was rolled back too");
+}
+
+#[tokio::test]
+async fn hashes_costlier_than_the_ceilings_are_refused_with_their_line() {
+    let app = spawn_app().await;
+    // Valid in form: a 1 GiB Argon2id with t=4, bcrypt 15 and 16; each would cost a sign-in
+    // seconds of CPU (and the first a gigabyte of memory) per attempt.
+    let bombs = [
+        "$argon2id$v=19$m=1048576,t=4,p=1$gX38kbcsmg4zNZiA/0q9Eg$\
+         DRnwvyU3+KuOW79cTwmyXj9Imi3qfxrd9NpODvAzUQU",
+        "$2b$15$zWGYnzfSNfZ.0ub9CoSyTegiUpoVJuKMQqn75OYyRc/G1gBanyINS",
+        "$2b$16$zWGYnzfSNfZ.0ub9CoSyTegiUpoVJuKMQqn75OYyRc/G1gBanyINS",
+    ];
+    for bomb in bombs {
+        let output = import(
+            &app,
+            &[
+                json!({"email": unique_email(), "password_hash": BCRYPT}),
+                json!({"email": unique_email(), "password_hash": bomb}),
+            ],
+        );
+        assert!(!output.status.success(), "{bomb}");
+        assert!(
+            stderr(&output).contains("line 2: password_hash:")
+                && stderr(&output).contains("too costly"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(users(&app).await, 0, "nothing was imported");
+    // What real products export still goes in: bcrypt 14, argon2-cffi's 64 MiB with t=3.
+    let output = import(
+        &app,
+        &[
+            json!({"email": unique_email(), "password_hash":
+                "$2b$14$zWGYnzfSNfZ.0ub9CoSyTegiUpoVJuKMQqn75OYyRc/G1gBanyINS"}),
+            json!({"email": unique_email(), "password_hash":
+                "$argon2id$v=19$m=65536,t=3,p=4$gX38kbcsmg4zNZiA/0q9Eg$\
+                 DRnwvyU3+KuOW79cTwmyXj9Imi3qfxrd9NpODvAzUQU"}),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn bcrypt_never_accepts_a_password_past_72_bytes() {
+    let app = spawn_app().await;
+    // bcrypt (libxcrypt, cost 4) of an 80-byte password; bcrypt read only its first 72 bytes.
+    let long = format!("{}12345678", "x".repeat(72));
+    let same_first_72 = format!("{}87654321", "x".repeat(72));
+    let mcf = "$2b$04$jwIRzybBMJ0VOvVFPrO7B.m3x9euezgK7wxz3nO/VbZBwuaXZz/pm";
+    let email = unique_email();
+    let output = import(&app, &[json!({"email": email, "password_hash": mcf})]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for attempt in [&long, &same_first_72] {
+        assert_problem(app.login(&email, attempt).await, 401, "invalid_credentials").await;
+    }
+    let stored = app.dump("credentials").await;
+    assert!(
+        stored.contains(mcf),
+        "no re-hash is made from a check that proves nothing past 72 bytes"
+    );
 }

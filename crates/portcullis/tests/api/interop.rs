@@ -37,9 +37,9 @@ async fn pyjwt_verifies_tokens_of_every_algorithm() {
         SigningAlg::HS256,
     ] {
         let app = spawn_app_with(|c| {
-            c.jwt_alg = alg;
+            c.tokens.jwt_alg = alg;
             if alg == SigningAlg::HS256 {
-                c.jwt_secret = Some(secret.clone().into());
+                c.tokens.jwt_secret = Some(secret.clone().into());
             }
         })
         .await;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 async fn introspection_app() -> TestApp {
-    spawn_app_with(|c| c.introspection_secret = Some(INTROSPECTION_SECRET.into())).await
+    spawn_app_with(|c| c.tokens.introspection_secret = Some(INTROSPECTION_SECRET.into())).await
 }
 
 fn introspect(app: &TestApp, token: &str) -> RequestBuilder {

@@ -45,8 +45,11 @@ fn cli(app: &TestApp, args: &[&str]) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(args)
         .env_clear()
-        .env("DATABASE_URL", app.config.database_url.as_deref().unwrap())
-        .env("PORTCULLIS_DATA_DIR", &app.config.data_dir)
+        .env(
+            "DATABASE_URL",
+            app.config.database.database_url.as_ref().unwrap().expose(),
+        )
+        .env("PORTCULLIS_DATA_DIR", &app.config.server.data_dir)
         .output()
         .unwrap();
     assert!(
@@ -60,7 +63,7 @@ fn cli(app: &TestApp, args: &[&str]) -> String {
 #[tokio::test]
 async fn every_algorithm_issues_tokens_that_verify() {
     for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256] {
-        let app = spawn_app_with(|c| c.jwt_alg = alg).await;
+        let app = spawn_app_with(|c| c.tokens.jwt_alg = alg).await;
         let tokens = app.register(&unique_email()).await;
         assert_eq!(header(&tokens.access)["alg"], alg.as_str());
         let keys = jwks(&app).await;
@@ -79,8 +82,8 @@ async fn every_algorithm_issues_tokens_that_verify() {
 async fn hs256_signs_with_the_shared_secret_and_publishes_nothing() {
     let secret = STANDARD.encode([42u8; 32]);
     let app = spawn_app_with(|c| {
-        c.jwt_alg = SigningAlg::HS256;
-        c.jwt_secret = Some(secret.clone().into());
+        c.tokens.jwt_alg = SigningAlg::HS256;
+        c.tokens.jwt_secret = Some(secret.clone().into());
     })
     .await;
     let tokens = app.register(&unique_email()).await;
@@ -120,8 +123,8 @@ async fn a_pem_key_file_signs_with_its_thumbprint_as_kid() {
     let path = dir.join("signing.pem");
     std::fs::write(&path, pem.as_bytes()).unwrap();
     let app = spawn_app_with(|c| {
-        c.jwt_alg = SigningAlg::ES256;
-        c.jwt_key_file = Some(path.clone());
+        c.tokens.jwt_alg = SigningAlg::ES256;
+        c.tokens.jwt_key_file = Some(path.clone());
     })
     .await;
     let again = app.second_node().await;
@@ -182,7 +185,7 @@ async fn changing_the_algorithm_rotates_on_start() {
     let app = spawn_app().await;
     let before = app.register(&unique_email()).await;
     let mut config = app.config.clone();
-    config.jwt_alg = SigningAlg::ES256;
+    config.tokens.jwt_alg = SigningAlg::ES256;
     let es = start_node(&config, &app.clock).await;
     let keys: Value = app
         .client

@@ -20,6 +20,7 @@ mod nodes;
 mod openapi;
 mod passwords;
 mod profile;
+mod races;
 mod refresh;
 mod reset;
 mod schema;

@@ -179,8 +179,8 @@ async fn metrics_can_have_an_address_of_their_own() {
     let dir = std::env::temp_dir().join(format!("portcullis-metrics-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = test_config(dir.clone());
-    config.database_url = Some(fresh_database(&dir).await);
-    config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    config.database.database_url = Some(fresh_database(&dir).await.into());
+    config.operations.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     let app = Application::build(config, BuildOptions::default())
         .await
         .unwrap();
@@ -212,7 +212,9 @@ async fn metrics_can_have_an_address_of_their_own() {
 
 #[tokio::test]
 async fn a_configured_token_is_required() {
-    let app = spawn_app_with(|c| c.metrics_token = Some("metrics-token-0123456789".into())).await;
+    let app =
+        spawn_app_with(|c| c.operations.metrics_token = Some("metrics-token-0123456789".into()))
+            .await;
     assert_problem(
         app.get("/metrics").send().await.unwrap(),
         401,
@@ -244,7 +246,8 @@ async fn a_configured_token_is_required() {
 #[tokio::test]
 async fn without_a_token_only_loopback_may_scrape() {
     // Behind a trusted proxy, a forwarded outside address is not loopback.
-    let app = spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    let app =
+        spawn_app_with(|c| c.server.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()]).await;
     let outside = app
         .get("/metrics")
         .header("x-forwarded-for", "203.0.113.7")

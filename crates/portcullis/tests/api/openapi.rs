@@ -1,5 +1,6 @@
-//! The OpenAPI document is generated from the router: every contract path is in it, and
-//! every operation in it is served.
+//! The OpenAPI document is generated from the router: every contract path is in it, every
+//! operation in it is served, and the whole document is pinned by a snapshot, so that any
+//! change to the contract shows up in review (`cargo insta review` after a deliberate one).
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -63,7 +64,8 @@ async fn document_lists_every_contract_route() {
 #[tokio::test]
 async fn every_documented_operation_is_served() {
     // Introspection is off (404) unless configured; switch it on so it is probed too.
-    let app = spawn_app_with(|c| c.introspection_secret = Some(INTROSPECTION_SECRET.into())).await;
+    let app =
+        spawn_app_with(|c| c.tokens.introspection_secret = Some(INTROSPECTION_SECRET.into())).await;
     let operations = documented_operations(&app).await;
     for op in &operations {
         let response = app
@@ -115,4 +117,11 @@ async fn docs_page_loads_its_vendored_assets() {
         let response = app.get(asset).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
     }
+}
+
+#[tokio::test]
+async fn the_document_is_pinned() {
+    let app = spawn_app().await;
+    let document = openapi_document(&app).await;
+    insta::assert_json_snapshot!("openapi", document);
 }

@@ -135,7 +135,7 @@ async fn stored_hashes_are_argon2id_with_owasp_parameters() {
         .await
         .unwrap()
         .unwrap();
-    let hash = hash.unwrap();
+    let hash = hash.unwrap().hash;
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{hash}"

@@ -95,8 +95,8 @@ async fn unknown_and_malformed_refresh_tokens_are_invalid() {
 #[tokio::test]
 async fn refresh_extends_an_idle_session_but_not_past_its_lifetime() {
     let app = spawn_app_with(|c| {
-        c.session_idle_timeout = std::time::Duration::from_secs(3600);
-        c.session_lifetime = std::time::Duration::from_secs(3 * 3600);
+        c.sessions.session_idle_timeout = std::time::Duration::from_secs(3600);
+        c.sessions.session_lifetime = std::time::Duration::from_secs(3 * 3600);
     })
     .await;
     let mut token = app.register(&unique_email()).await.refresh;

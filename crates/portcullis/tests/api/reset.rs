@@ -16,7 +16,7 @@ async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+pub async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
     app.post(
         "/api/auth/password/reset",
         &json!({ "token": token, "new_password": password }),
@@ -27,7 +27,7 @@ async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response 
 }
 
 /// A registered account and the reset link sent to it.
-async fn account_with_reset_link(app: &TestApp, sink: &SmtpSink) -> (String, Tokens, String) {
+pub async fn account_with_reset_link(app: &TestApp, sink: &SmtpSink) -> (String, Tokens, String) {
     let email = unique_email();
     let tokens = app.register(&email).await;
     assert_eq!(forgot(app, &email).await.status(), StatusCode::ACCEPTED);

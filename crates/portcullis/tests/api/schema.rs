@@ -7,17 +7,14 @@ use portcullis::config::Mode;
 use portcullis::startup::{Application, BuildOptions};
 use portcullis_core::SystemClock;
 use portcullis_store::Store;
-use secrecy::SecretString;
 
 use crate::helpers::*;
 
 fn production_like(config: &mut portcullis::config::Config) {
-    config.env = Mode::Production;
-    config.secret = Some(SecretString::from(
-        "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
-    ));
-    config.public_url = "https://auth.example.com".into();
-    config.smtp_url = Some(SecretString::from("smtp://127.0.0.1:2525"));
+    config.server.env = Mode::Production;
+    config.tokens.secret = Some("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=".into());
+    config.server.public_url = "https://auth.example.com".parse().unwrap();
+    config.mail.smtp_url = Some("smtp://127.0.0.1:2525".into());
 }
 
 async fn build(config: portcullis::config::Config, migrate: bool) -> anyhow::Result<Application> {
@@ -36,7 +33,7 @@ async fn production_refuses_a_database_that_is_behind_unless_told_to_migrate() {
     let dir = std::env::temp_dir().join(format!("portcullis-drift-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = test_config(dir.clone());
-    config.database_url = Some(fresh_database(&dir).await);
+    config.database.database_url = Some(fresh_database(&dir).await.into());
     production_like(&mut config);
     let err = build(config.clone(), false)
         .await
@@ -70,7 +67,7 @@ async fn a_database_ahead_of_the_binary_is_refused_even_in_development() {
             .unwrap(),
     };
     let mut config = app.config.clone();
-    config.addr = "127.0.0.1:0".parse().unwrap();
+    config.server.addr = "127.0.0.1:0".parse().unwrap();
     let err = build(config, true)
         .await
         .err()
@@ -87,7 +84,7 @@ async fn production_refuses_to_start_without_its_settings() {
     let dir = std::env::temp_dir().join(format!("portcullis-prod-{}", uuid::Uuid::now_v7()));
     let mut config = test_config(dir);
     production_like(&mut config);
-    config.smtp_url = None;
+    config.mail.smtp_url = None;
     let err = build(config, false)
         .await
         .err()

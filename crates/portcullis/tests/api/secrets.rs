@@ -22,14 +22,17 @@ async fn no_secret_reaches_the_log_the_audit_trail_or_the_outbox() {
     let dir = std::env::temp_dir().join(format!("portcullis-canary-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = test_config(dir.clone());
-    config.database_url = Some(fresh_database(&dir).await);
+    config.database.database_url = Some(fresh_database(&dir).await.into());
     let port = free_port();
     let log_path = dir.join("server.log");
     let mut server = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PORTCULLIS_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", config.database_url.as_deref().unwrap())
+        .env(
+            "DATABASE_URL",
+            config.database.database_url.as_ref().unwrap().expose(),
+        )
         .env("PORTCULLIS_DATA_DIR", &dir)
         .env("PORTCULLIS_SMTP_URL", sink.url())
         .env("PORTCULLIS_LOG_FORMAT", "json")

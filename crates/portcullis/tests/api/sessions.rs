@@ -166,8 +166,8 @@ async fn bad_query_parameters_are_422() {
 #[tokio::test]
 async fn sessions_end_at_their_absolute_lifetime_even_when_used() {
     let app = spawn_app_with(|c| {
-        c.session_idle_timeout = std::time::Duration::from_secs(3600);
-        c.session_lifetime = std::time::Duration::from_secs(2 * 3600);
+        c.sessions.session_idle_timeout = std::time::Duration::from_secs(3600);
+        c.sessions.session_lifetime = std::time::Duration::from_secs(2 * 3600);
     })
     .await;
     let email = unique_email();

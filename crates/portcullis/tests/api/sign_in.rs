@@ -108,7 +108,7 @@ async fn look_alike_and_malformed_emails_are_refused() {
 
 #[tokio::test]
 async fn registration_can_be_closed() {
-    let app = spawn_app_with(|c| c.registration_open = false).await;
+    let app = spawn_app_with(|c| c.accounts.registration_open = false).await;
     let response = app
         .post(
             "/api/auth/register",
@@ -190,10 +190,10 @@ async fn public_config_describes_the_policy() {
 async fn saturated_hash_pool_answers_503_with_retry_after() {
     // One slow hash at a time and no queue: concurrent sign-ins beyond the first are shed.
     let app = spawn_app_with(|c| {
-        c.hash_workers = Some(1);
-        c.hash_queue = Some(0);
-        c.hash_memory_kib = 64 * 1024;
-        c.hash_iterations = 8;
+        c.passwords.hash_workers = Some(1);
+        c.passwords.hash_queue = Some(0);
+        c.passwords.hash_memory_kib = 64 * 1024;
+        c.passwords.hash_iterations = 8;
     })
     .await;
     let emails: Vec<String> = (0..6).map(|_| unique_email()).collect();
@@ -228,8 +228,8 @@ async fn slow_sign_in(app: &TestApp, email: &str) -> tokio::task::JoinHandle<req
 #[tokio::test]
 async fn a_password_change_or_ban_during_verification_wins_over_the_sign_in() {
     let app = spawn_app_with(|c| {
-        c.hash_memory_kib = 65536;
-        c.hash_iterations = 12;
+        c.passwords.hash_memory_kib = 65536;
+        c.passwords.hash_iterations = 12;
     })
     .await;
     let email = unique_email();

@@ -11,8 +11,8 @@ const CREDENTIALS: &str = "mailer:s3cret-relay-password";
 async fn app_for(sink: &SmtpSink, url: String) -> TestApp {
     let certificate = sink.certificate();
     spawn_app_with(|c| {
-        c.smtp_url = Some(url.into());
-        c.smtp_ca_file = Some(certificate);
+        c.mail.smtp_url = Some(url.into());
+        c.mail.smtp_ca_file = Some(certificate);
     })
     .await
 }
@@ -28,7 +28,7 @@ async fn assert_delivered_securely(app: &TestApp, sink: &SmtpSink) {
 /// Signs up on an app that mails through `url` (trusting no extra certificate): the first
 /// attempt fails and waits to be retried, and nothing, in the clear or not, reached `sink`.
 async fn assert_first_attempt_fails(url: String, sink: &SmtpSink) {
-    let app = spawn_app_with(|c| c.smtp_url = Some(url.into())).await;
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(url.into())).await;
     app.register(&unique_email()).await;
     app.wait_for_count(
         "SELECT COUNT(*) FROM mail_outbox WHERE attempts = 1 AND last_error IS NOT NULL

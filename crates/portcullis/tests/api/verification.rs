@@ -83,7 +83,7 @@ async fn unknown_malformed_and_expired_links_share_one_error() {
 #[tokio::test]
 async fn a_newer_link_voids_the_older_and_resend_is_enumeration_safe() {
     let Some((app, sink)) =
-        spawn_app_with_mail(|c| c.mail_cooldown = std::time::Duration::ZERO).await
+        spawn_app_with_mail(|c| c.mail.mail_cooldown = std::time::Duration::ZERO).await
     else {
         return;
     };
@@ -144,7 +144,7 @@ async fn resend_is_throttled_per_account() {
 #[tokio::test]
 async fn sign_in_can_require_a_verified_email() {
     let Some((app, sink)) =
-        spawn_app_with_mail(|c| c.require_email_verification = Some(true)).await
+        spawn_app_with_mail(|c| c.accounts.require_email_verification = Some(true)).await
     else {
         return;
     };
@@ -232,7 +232,7 @@ async fn mail_queued_while_the_smtp_server_is_down_arrives_once_when_it_is_back(
 
 #[tokio::test]
 async fn mail_is_given_up_after_the_configured_attempts() {
-    let Some((app, mut sink)) = spawn_app_with_mail(|c| c.mail_max_attempts = 2).await else {
+    let Some((app, mut sink)) = spawn_app_with_mail(|c| c.mail.mail_max_attempts = 2).await else {
         return;
     };
     sink.down();
@@ -270,9 +270,13 @@ async fn mail_is_given_up_after_the_configured_attempts() {
 #[tokio::test]
 async fn product_name_and_link_target_are_the_operators() {
     let Some((app, sink)) = spawn_app_with_mail(|c| {
-        c.product_name = "Acme Accounts".into();
-        c.verify_email_url = Some("https://app.example.com/auth/verify?from=mail".into());
-        c.mail_from = Some("Acme <accounts@example.com>".into());
+        c.accounts.product_name = "Acme Accounts".into();
+        c.mail.verify_email_url = Some(
+            "https://app.example.com/auth/verify?from=mail"
+                .parse()
+                .unwrap(),
+        );
+        c.mail.mail_from = Some("Acme <accounts@example.com>".into());
     })
     .await
     else {

@@ -202,7 +202,8 @@ async fn picks_up_a_rotated_key_by_refetching() {
 
 #[tokio::test]
 async fn introspection_mode_sees_revocation_at_once() {
-    let app = spawn_app_with(|c| c.introspection_secret = Some(INTROSPECTION_SECRET.into())).await;
+    let app =
+        spawn_app_with(|c| c.tokens.introspection_secret = Some(INTROSPECTION_SECRET.into())).await;
     let tokens = app.register(&unique_email()).await;
     let verifier = Verifier::builder(ISSUER)
         .base_url(&app.base)

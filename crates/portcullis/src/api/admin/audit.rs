@@ -1,11 +1,9 @@
 //! The audit trail as admins read it, and the summary of failed sign-ins that shows
 //! credential stuffing.
 
-use std::time::Duration;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use portcullis_store::{AuditFilter, AuditRow, FailureQuery};
+use portcullis_store::{AuditFilter, AuditRow};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -13,16 +11,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Paging;
-use crate::audit::{Action, Outcome};
-use crate::auth::AdminAuth;
+use crate::http::auth::AdminAuth;
 use crate::http::error::Problem;
-use crate::http::time::{parse_rfc3339, rfc3339};
 use crate::http::{ApiError, ApiResult};
-use crate::state::{AppState, millis};
-
-/// Groups listed per summary.
-const TOP: i64 = 50;
-const MAX_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+use crate::service::audit_trail;
+use crate::state::AppState;
+use crate::time::{parse_rfc3339, rfc3339};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -140,11 +134,6 @@ async fn list_events(
 ) -> ApiResult<axum::Json<AuditPage>> {
     let Query(query) = query?;
     let paging = Paging::parse(query.page, query.per_page)?;
-    if let Some(action) = &query.action
-        && Action::parse(action).is_none()
-    {
-        return Err(ApiError::field("action", "unknown_action"));
-    }
     let time = |field: &str, value: Option<String>| match value {
         None => Ok(None),
         Some(text) => parse_rfc3339(&text)
@@ -157,12 +146,12 @@ async fn list_events(
         since: time("since", query.since)?,
         until: time("until", query.until)?,
     };
-    let (events, total) = state.store.list_audit(&filter, paging.window()).await?;
+    let found = audit_trail::events(&state.core, filter, paging.window()).await?;
     Ok(axum::Json(AuditPage {
-        events: events.into_iter().map(AuditEventView::from).collect(),
+        events: found.events.into_iter().map(AuditEventView::from).collect(),
         page: paging.page,
         per_page: paging.per_page,
-        total,
+        total: found.total,
     }))
 }
 
@@ -180,23 +169,12 @@ async fn suspicious(
 ) -> ApiResult<axum::Json<Suspicious>> {
     let Query(query) = query?;
     let window_text = query.window.unwrap_or_else(|| "1h".into());
-    let window = humantime::parse_duration(&window_text)
-        .ok()
-        .filter(|w| !w.is_zero() && *w <= MAX_WINDOW)
-        .ok_or_else(|| ApiError::field("window", "invalid_duration"))?;
-    let since = state.now() - millis(window);
-    let failures = FailureQuery {
-        action: Action::LoginFailed.as_str(),
-        outcome: Outcome::Failure.as_str(),
-        since,
-        limit: TOP,
-    };
-    let by_ip = state.store.failures_by_ip(&failures).await?;
-    let by_account = state.store.failures_by_account(&failures).await?;
+    let found = audit_trail::suspicious(&state.core, &window_text).await?;
     Ok(axum::Json(Suspicious {
         window: window_text,
-        since: rfc3339(since),
-        by_ip: by_ip
+        since: rfc3339(found.since),
+        by_ip: found
+            .by_ip
             .into_iter()
             .map(|g| IpFailures {
                 ip: g.ip,
@@ -206,7 +184,8 @@ async fn suspicious(
                 last_seen: rfc3339(g.last_seen),
             })
             .collect(),
-        by_account: by_account
+        by_account: found
+            .by_account
             .into_iter()
             .map(|g| AccountFailures {
                 account_key: g.login_key,

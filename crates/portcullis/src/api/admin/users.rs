@@ -1,26 +1,24 @@
 //! Users as admins see them: find, inspect, edit, change role, ban, end sessions, delete.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use portcullis_core::Email;
-use portcullis_store::{RoleChange, UserChange, UserFilter, UserRow};
+use portcullis_core::{SessionId, UserId};
+use portcullis_store::UserFilter;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Paging;
 use crate::api::sessions::SessionList;
-use crate::api::validate::{self, Violations};
-use crate::api::views::{SessionView, UserView};
-use crate::audit::{Action, AuditEvent};
-use crate::auth::{AdminAuth, ClientInfo};
-use crate::change::Change;
+use crate::api::views::{UserView, present};
+use crate::http::auth::{AdminAuth, ClientInfo};
 use crate::http::error::Problem;
-use crate::http::time::parse_rfc3339;
+use crate::http::path::Ids;
 use crate::http::{ApiError, ApiResult, Json};
+use crate::service::admin::{self, AdminAction, AdminPatch};
+use crate::service::{Client, ServiceError};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -60,10 +58,10 @@ pub struct UserPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminUserPatch {
-    #[serde(default, deserialize_with = "validate::present")]
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "validate::present")]
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     username: Option<Option<String>>,
     /// A new address; unless `email_verified` is given too, it counts as unverified.
@@ -101,7 +99,7 @@ async fn list_users(
 ) -> ApiResult<axum::Json<UserPage>> {
     let Query(query) = query?;
     let paging = Paging::parse(query.page, query.per_page)?;
-    let now = state.now();
+    let now = state.core.now();
     let filter = UserFilter {
         q: query
             .q
@@ -111,12 +109,16 @@ async fn list_users(
         banned: query.banned,
         now,
     };
-    let (users, total) = state.store.list_users(&filter, paging.window()).await?;
+    let page = admin::list_users(&state.core, filter, paging.window()).await?;
     Ok(axum::Json(UserPage {
-        users: users.into_iter().map(|u| UserView::new(u, now)).collect(),
+        users: page
+            .users
+            .into_iter()
+            .map(|u| UserView::new(u, now))
+            .collect(),
         page: paging.page,
         per_page: paging.per_page,
-        total,
+        total: page.total,
     }))
 }
 
@@ -131,14 +133,10 @@ async fn list_users(
 async fn get_user(
     State(state): State<AppState>,
     _admin: AdminAuth,
-    Path(id): Path<String>,
+    Ids(id): Ids<UserId>,
 ) -> ApiResult<axum::Json<UserView>> {
-    let user = state
-        .store
-        .user_by_id(&id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(UserView::new(user, state.now())))
+    let user = admin::user(&state.core, &id).await?;
+    Ok(axum::Json(UserView::new(user, state.core.now())))
 }
 
 /// Set `name`, `username`, `email` or `email_verified`.
@@ -154,55 +152,18 @@ async fn get_user(
 async fn patch_user(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    client: ClientInfo,
-    Path(id): Path<String>,
-    Json(patch): Json<AdminUserPatch>,
+    ClientInfo(client): ClientInfo,
+    Ids(id): Ids<UserId>,
+    Json(body): Json<AdminUserPatch>,
 ) -> ApiResult<axum::Json<UserView>> {
-    let mut violations = Violations::default();
-    let name = violations.optional("name", patch.name, validate::name);
-    let username = violations.optional("username", patch.username, validate::username);
-    let email = patch
-        .email
-        .map(|raw| violations.check("email", Email::parse(&raw), |e| e.code()))
-        .map(|email| email.map(|e| e.as_str().to_owned()));
-    if !violations.is_empty() {
-        return Err(violations.into_error());
-    }
-    let fields: Vec<&str> = [
-        ("name", name.is_some()),
-        ("username", username.is_some()),
-        ("email", email.is_some()),
-        ("email_verified", patch.email_verified.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(field, set)| set.then_some(field))
-    .collect();
-    let email_changed = email.is_some();
-    let update = UserChange {
-        name,
-        username,
-        image: None,
-        // A new address is unverified unless the admin says otherwise.
-        email_verified: patch.email_verified.or(email_changed.then_some(false)),
-        email: email.flatten(),
+    let patch = AdminPatch {
+        name: body.name,
+        username: body.username,
+        email: body.email,
+        email_verified: body.email_verified,
     };
-    let now = state.now();
-    let mut change = Change::begin(&state).await?;
-    let user = change
-        .update_user(&id, &update, now)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if email_changed {
-        // Links already sent went to the old address.
-        change.delete_one_time_tokens_of(&id).await?;
-    }
-    if !fields.is_empty() {
-        let event = AuditEvent::by_admin(Action::UserUpdated, &client, &admin.user.id, &id)
-            .detail(json!({ "fields": fields }));
-        change.audit(event).await?;
-    }
-    change.commit().await?;
-    Ok(axum::Json(UserView::new(user, now)))
+    let action = patch.into_action()?;
+    answer_with_user(&state, &admin, &id, action, &client).await
 }
 
 /// Set the user's role, from the configured set.
@@ -218,23 +179,17 @@ async fn patch_user(
 async fn set_role(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    client: ClientInfo,
-    Path(id): Path<String>,
+    ClientInfo(client): ClientInfo,
+    Ids(id): Ids<UserId>,
     Json(body): Json<RoleRequest>,
 ) -> ApiResult<axum::Json<UserView>> {
-    if !state.config.roles.contains(&body.role) {
-        return Err(ApiError::field("role", "unknown_role"));
-    }
-    let now = state.now();
-    let mut change = Change::begin(&state).await?;
-    let from = match change.set_role(&id, &body.role, now).await? {
-        RoleChange::Changed { from } => from,
-        RoleChange::NotFound => return Err(ApiError::NotFound),
-        RoleChange::LastAdmin => return Err(last_admin()),
-    };
-    let event = AuditEvent::by_admin(Action::RoleChanged, &client, &admin.user.id, &id)
-        .detail(json!({ "from": from, "to": body.role }));
-    answer_with_user(change, &id, event, now).await
+    let role = state
+        .core
+        .policy
+        .roles
+        .parse(&body.role)
+        .ok_or_else(|| ApiError::field("role", "unknown_role"))?;
+    answer_with_user(&state, &admin, &id, AdminAction::SetRole(role), &client).await
 }
 
 /// Ban the user: every session and refresh token dies at once, and sign-in answers 403
@@ -251,36 +206,12 @@ async fn set_role(
 async fn ban_user(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    client: ClientInfo,
-    Path(id): Path<String>,
+    ClientInfo(client): ClientInfo,
+    Ids(id): Ids<UserId>,
     Json(body): Json<BanRequest>,
 ) -> ApiResult<axum::Json<UserView>> {
-    let now = state.now();
-    let reason = body.reason.trim();
-    if reason.is_empty() {
-        return Err(ApiError::field("reason", "required"));
-    }
-    if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        return Err(ApiError::field("reason", "invalid"));
-    }
-    let expires_at = match body.expires_at.as_deref().map(parse_rfc3339) {
-        None => None,
-        Some(Some(at)) if at > now => Some(at),
-        Some(Some(_)) => return Err(ApiError::field("expires_at", "in_the_past")),
-        Some(None) => return Err(ApiError::field("expires_at", "invalid_timestamp")),
-    };
-    let mut change = Change::begin(&state).await?;
-    refuse_last_admin(&mut change, &id, now).await?;
-    found(change.lock_user(&id).await?)?;
-    change.ban_user(&id, reason, expires_at, now).await?;
-    let revoked = change.revoke_sessions_of(&id, None, now).await?;
-    let event =
-        AuditEvent::by_admin(Action::UserBanned, &client, &admin.user.id, &id).detail(json!({
-            "reason": reason,
-            "expires_at": body.expires_at,
-            "sessions_revoked": revoked,
-        }));
-    answer_with_user(change, &id, event, now).await
+    let action = admin::ban(&state.core, &body.reason, body.expires_at.as_deref())?;
+    answer_with_user(&state, &admin, &id, action, &client).await
 }
 
 /// Lift a ban.
@@ -294,16 +225,10 @@ async fn ban_user(
 async fn unban_user(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    client: ClientInfo,
-    Path(id): Path<String>,
+    ClientInfo(client): ClientInfo,
+    Ids(id): Ids<UserId>,
 ) -> ApiResult<axum::Json<UserView>> {
-    let now = state.now();
-    let mut change = Change::begin(&state).await?;
-    if !change.unban_user(&id, now).await? {
-        return Err(ApiError::NotFound);
-    }
-    let event = AuditEvent::by_admin(Action::UserUnbanned, &client, &admin.user.id, &id);
-    answer_with_user(change, &id, event, now).await
+    answer_with_user(&state, &admin, &id, AdminAction::Unban, &client).await
 }
 
 /// The user's live sessions, oldest first (`current` marks the admin's own, when listing
@@ -318,17 +243,10 @@ async fn unban_user(
 async fn list_sessions(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    Path(id): Path<String>,
+    Ids(id): Ids<UserId>,
 ) -> ApiResult<axum::Json<SessionList>> {
-    found(state.store.user_by_id(&id).await?)?;
-    let sessions = state
-        .store
-        .live_sessions_of(&id, state.liveness())
-        .await?
-        .into_iter()
-        .map(|s| SessionView::new(s, &admin.session.id))
-        .collect();
-    Ok(axum::Json(SessionList { sessions }))
+    let sessions = admin::sessions_of(&state.core, &id).await?;
+    Ok(axum::Json(SessionList::new(sessions, &admin.session.id)))
 }
 
 /// End every session of the user.
@@ -342,16 +260,11 @@ async fn list_sessions(
 async fn revoke_sessions(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    client: ClientInfo,
-    Path(id): Path<String>,
+    ClientInfo(client): ClientInfo,
+    Ids(id): Ids<UserId>,
 ) -> ApiResult<StatusCode> {
-    let mut change = Change::begin(&state).await?;
-    found(change.lock_user(&id).await?)?;
-    let revoked = change.revoke_sessions_of(&id, None, state.now()).await?;
-    let event = AuditEvent::by_admin(Action::SessionsRevoked, &client, &admin.user.id, &id)
-        .detail(json!({ "count": revoked }));
-    change.audit(event).await?;
-    change.commit().await?;
+    let action = AdminAction::RevokeSessions(None);
+    admin::act(&state.core, &admin, &id, action, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -369,17 +282,11 @@ async fn revoke_sessions(
 async fn revoke_session(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    client: ClientInfo,
-    Path((id, sid)): Path<(String, String)>,
+    ClientInfo(client): ClientInfo,
+    Ids((id, sid)): Ids<(UserId, SessionId)>,
 ) -> ApiResult<StatusCode> {
-    let mut change = Change::begin(&state).await?;
-    if !change.revoke_session(&id, &sid, state.now()).await? {
-        return Err(ApiError::NotFound);
-    }
-    let event = AuditEvent::by_admin(Action::SessionsRevoked, &client, &admin.user.id, &id)
-        .detail(json!({ "session_id": sid }));
-    change.audit(event).await?;
-    change.commit().await?;
+    let action = AdminAction::RevokeSessions(Some(sid));
+    admin::act(&state.core, &admin, &id, action, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -395,45 +302,23 @@ async fn revoke_session(
 async fn delete_user(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    client: ClientInfo,
-    Path(id): Path<String>,
+    ClientInfo(client): ClientInfo,
+    Ids(id): Ids<UserId>,
 ) -> ApiResult<StatusCode> {
-    let mut change = Change::begin(&state).await?;
-    refuse_last_admin(&mut change, &id, state.now()).await?;
-    found(change.lock_user(&id).await?)?;
-    change.delete_user(&id).await?;
-    let event = AuditEvent::by_admin(Action::UserDeleted, &client, &admin.user.id, &id);
-    change.audit(event).await?;
-    change.commit().await?;
+    admin::act(&state.core, &admin, &id, AdminAction::Delete, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Ends a change to user `id`: records `event`, commits, and answers with the user as the
-/// change left them.
+/// Carries out an admin action that answers with the user as it left them.
 async fn answer_with_user(
-    mut change: Change<'_>,
-    id: &str,
-    event: AuditEvent,
-    now: i64,
+    state: &AppState,
+    admin: &crate::service::sessions::Authenticated,
+    id: &UserId,
+    action: AdminAction,
+    client: &Client,
 ) -> ApiResult<axum::Json<UserView>> {
-    let user = found(change.user_by_id(id).await?)?;
-    change.audit(event).await?;
-    change.commit().await?;
-    Ok(axum::Json(UserView::new(user, now)))
-}
-
-fn found(user: Option<UserRow>) -> ApiResult<UserRow> {
-    user.ok_or(ApiError::NotFound)
-}
-
-fn last_admin() -> ApiError {
-    ApiError::Conflict("last_admin", "this would leave no admin")
-}
-
-/// Refuses to ban or delete the only admin, which would leave nobody to administer.
-async fn refuse_last_admin(change: &mut Change<'_>, user_id: &str, now: i64) -> ApiResult<()> {
-    if change.is_last_admin(user_id, now).await? {
-        return Err(last_admin());
-    }
-    Ok(())
+    let user = admin::act(&state.core, admin, id, action, client)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    Ok(axum::Json(UserView::new(user, state.core.now())))
 }

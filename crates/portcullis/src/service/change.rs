@@ -3,66 +3,71 @@
 
 use std::ops::{Deref, DerefMut};
 
+use portcullis_core::UserId;
 use portcullis_store::Tx;
 
-use crate::audit::AuditEvent;
-use crate::http::ApiResult;
+use super::audit::AuditEvent;
+use super::{Core, ServiceResult};
 use crate::mail::Letter;
-use crate::state::AppState;
 
 pub struct Change<'a> {
-    state: &'a AppState,
+    core: &'a Core,
     tx: Tx,
     events: Vec<AuditEvent>,
     mail_queued: bool,
 }
 
 impl<'a> Change<'a> {
-    pub async fn begin(state: &'a AppState) -> ApiResult<Self> {
+    #[tracing::instrument(name = "store.begin", skip_all)]
+    pub async fn begin(core: &'a Core) -> ServiceResult<Self> {
         Ok(Self {
-            state,
-            tx: state.store.begin().await?,
+            core,
+            tx: core.store.begin().await?,
             events: Vec::new(),
             mail_queued: false,
         })
     }
 
     /// Writes the event's row in this transaction.
-    pub async fn audit(&mut self, event: AuditEvent) -> ApiResult<()> {
-        self.tx
-            .record_audit(&event.to_row(self.state.now()))
-            .await?;
+    pub async fn audit(&mut self, event: AuditEvent) -> ServiceResult<()> {
+        self.tx.record_audit(&event.to_row(self.core.now())).await?;
         self.events.push(event);
         Ok(())
     }
 
     /// Queues a message to `to` in this transaction; it is delivered after the commit.
-    pub async fn send(&mut self, letter: Letter<'_>, to: &str, user_id: &str) -> ApiResult<()> {
+    pub async fn send(
+        &mut self,
+        letter: Letter<'_>,
+        to: &str,
+        user_id: &UserId,
+    ) -> ServiceResult<()> {
         let mail = self
-            .state
+            .core
             .mailer
-            .compose(letter, to, Some(user_id), self.state.now())?;
+            .compose(letter, to, Some(*user_id), self.core.now())?;
         self.tx.enqueue_mail(&mail).await?;
         self.mail_queued = true;
         Ok(())
     }
 
     /// Commits; then logs and counts the events and wakes this node's mail worker.
-    pub async fn commit(self) -> ApiResult<()> {
+    #[tracing::instrument(name = "store.commit", skip_all)]
+    pub async fn commit(self) -> ServiceResult<()> {
         self.tx.commit().await?;
         for event in &self.events {
             event.emit();
         }
         if self.mail_queued {
-            self.state.mailer.wake();
+            self.core.mailer.wake();
         }
         Ok(())
     }
 }
 
 /// Records an event that changes nothing else, such as a failed sign-in.
-pub async fn record(state: &AppState, event: AuditEvent) -> ApiResult<()> {
-    let mut change = Change::begin(state).await?;
+pub async fn record(core: &Core, event: AuditEvent) -> ServiceResult<()> {
+    let mut change = Change::begin(core).await?;
     change.audit(event).await?;
     change.commit().await
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::http::ApiResult;
+use super::ServiceResult;
 
 #[derive(Clone)]
 pub struct Background {
@@ -28,7 +28,7 @@ impl Background {
     /// Runs `work` (described by `what` in logs) unless `capacity` tasks are running.
     pub fn spawn<F>(&self, what: &'static str, work: F)
     where
-        F: Future<Output = ApiResult<()>> + Send + 'static,
+        F: Future<Output = ServiceResult<()>> + Send + 'static,
     {
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             tracing::warn!(what, "too much background work at once; dropped");

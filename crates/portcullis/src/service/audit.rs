@@ -1,12 +1,13 @@
 //! Audit events: who did what to whom, when, from where. Each is written in the transaction
-//! of the change it records (see [`crate::change::Change`]) and, once committed, goes to
+//! of the change it records (see [`super::change::Change`]) and, once committed, goes to
 //! the log as a structured line and to the `portcullis_audit_events_total` counter. Details
 //! never hold a secret: no passwords, tokens, codes or links.
 
+use portcullis_core::UserId;
 use portcullis_store::NewAuditEvent;
 use serde_json::{Value, json};
 
-use crate::auth::ClientInfo;
+use super::Client;
 
 macro_rules! actions {
     ($($variant:ident => $name:literal,)*) => {
@@ -84,8 +85,8 @@ impl Outcome {
 pub struct AuditEvent {
     pub action: Action,
     pub outcome: Outcome,
-    pub actor: Option<String>,
-    pub subject: Option<String>,
+    pub actor: Option<UserId>,
+    pub subject: Option<UserId>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
@@ -95,7 +96,7 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// A successful `action` by the requester of `client`, with no actor or subject yet.
-    pub fn new(action: Action, client: &ClientInfo) -> Self {
+    pub fn new(action: Action, client: &Client) -> Self {
         Self {
             action,
             outcome: Outcome::Success,
@@ -110,22 +111,22 @@ impl AuditEvent {
     }
 
     /// An action a user took on their own account: actor and subject are both them.
-    pub fn by_user(action: Action, client: &ClientInfo, user_id: &str) -> Self {
+    pub fn by_user(action: Action, client: &Client, user_id: &UserId) -> Self {
         Self::new(action, client).actor(user_id).subject(user_id)
     }
 
     /// An action an admin took on another account.
-    pub fn by_admin(action: Action, client: &ClientInfo, admin_id: &str, subject: &str) -> Self {
+    pub fn by_admin(action: Action, client: &Client, admin_id: &UserId, subject: &UserId) -> Self {
         Self::new(action, client).actor(admin_id).subject(subject)
     }
 
-    pub fn actor(mut self, user_id: &str) -> Self {
-        self.actor = Some(user_id.to_owned());
+    pub fn actor(mut self, user_id: &UserId) -> Self {
+        self.actor = Some(*user_id);
         self
     }
 
-    pub fn subject(mut self, user_id: &str) -> Self {
-        self.subject = Some(user_id.to_owned());
+    pub fn subject(mut self, user_id: &UserId) -> Self {
+        self.subject = Some(*user_id);
         self
     }
 
@@ -151,8 +152,8 @@ impl AuditEvent {
             at,
             action: self.action.as_str(),
             outcome: self.outcome.as_str(),
-            actor_user_id: self.actor.clone(),
-            subject_user_id: self.subject.clone(),
+            actor_user_id: self.actor,
+            subject_user_id: self.subject,
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),
@@ -169,8 +170,8 @@ impl AuditEvent {
             target: "portcullis::audit",
             action = self.action.as_str(),
             outcome = self.outcome.as_str(),
-            actor_user_id = self.actor.as_deref(),
-            subject_user_id = self.subject.as_deref(),
+            actor_user_id = self.actor.map(|id| id.to_string()),
+            subject_user_id = self.subject.map(|id| id.to_string()),
             ip = self.ip.as_deref(),
             user_agent = self.user_agent.as_deref(),
             request_id = self.request_id.as_deref(),

@@ -2,18 +2,13 @@
 //! replaced by a newer one of the same kind. Issuing one queues the letter that carries it
 //! in the same transaction, so a token never exists without its message, nor the reverse.
 
-use std::time::Duration;
-
-use portcullis_core::{Email, PlainToken};
+use portcullis_core::{Email, HashedToken, PlainToken, UserId};
 use portcullis_store::{NewOneTimeToken, UserRow};
 
-use super::ClientInfo;
-use crate::audit::{Action, AuditEvent};
-use crate::change::Change;
-use crate::config::Config;
-use crate::http::ApiResult;
+use super::audit::{Action, AuditEvent};
+use super::change::Change;
+use super::{Client, Core, ServiceResult};
 use crate::mail::Letter;
-use crate::state::{AppState, millis};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
@@ -33,10 +28,10 @@ impl Link {
         }
     }
 
-    fn ttl(self, config: &Config) -> Duration {
+    fn ttl_ms(self, core: &Core) -> i64 {
         match self {
-            Self::VerifyEmail | Self::ChangeEmail => config.verify_token_ttl,
-            Self::ResetPassword => config.reset_token_ttl,
+            Self::VerifyEmail | Self::ChangeEmail => core.policy.verify_link_ms,
+            Self::ResetPassword => core.policy.reset_link_ms,
         }
     }
 
@@ -49,40 +44,30 @@ impl Link {
     }
 
     /// The stored hash of a presented token; `None` for anything not shaped like one.
-    pub fn hash(self, state: &AppState, raw: &str) -> Option<String> {
+    pub fn hash(self, core: &Core, raw: &str) -> Option<HashedToken> {
         let token = PlainToken::parse(raw)?;
-        Some(
-            state
-                .token_hasher
-                .hash(self.kind(), &token)
-                .as_str()
-                .to_owned(),
-        )
+        Some(core.token_hasher.hash(self.kind(), &token))
     }
 }
 
 /// Issues a `link` token for `user_id` to `to` and queues its letter, both in `change`.
 pub async fn send_link(
-    state: &AppState,
+    core: &Core,
     change: &mut Change<'_>,
     link: Link,
-    user_id: &str,
+    user_id: &UserId,
     to: &str,
-) -> ApiResult<()> {
+) -> ServiceResult<()> {
     let token = PlainToken::generate();
-    let now = state.now();
+    let now = core.now();
     change
         .issue_one_time_token(&NewOneTimeToken {
-            token_hash: state
-                .token_hasher
-                .hash(link.kind(), &token)
-                .as_str()
-                .to_owned(),
+            token_hash: core.token_hasher.hash(link.kind(), &token),
             kind: link.kind(),
-            user_id: user_id.to_owned(),
+            user_id: *user_id,
             email: to.to_owned(),
             created_at: now,
-            expires_at: now + millis(link.ttl(&state.config)),
+            expires_at: now + link.ttl_ms(core),
         })
         .await?;
     change.send(link.letter(&token), to, user_id).await
@@ -93,34 +78,34 @@ pub async fn send_link(
 /// flood an inbox; true when sent. The user's row is locked before looking, so concurrent
 /// requests for one account send one mail.
 pub async fn send_link_once(
-    state: &AppState,
+    core: &Core,
     change: &mut Change<'_>,
     link: Link,
-    user_id: &str,
+    user_id: &UserId,
     to: &str,
-) -> ApiResult<bool> {
+) -> ServiceResult<bool> {
     change.lock_user(user_id).await?;
     if change
-        .token_issued_since(user_id, link.kind(), cooldown_start(state))
+        .token_issued_since(user_id, link.kind(), cooldown_start(core))
         .await?
     {
         return Ok(false);
     }
-    send_link(state, change, link, user_id, to).await?;
+    send_link(core, change, link, user_id, to).await?;
     Ok(true)
 }
 
 /// Whether a `link` mail went to the user within the cooldown: a cheap look before taking a
 /// transaction, which [`send_link_once`] repeats inside it.
-pub async fn cooling_down(state: &AppState, link: Link, user_id: &str) -> ApiResult<bool> {
-    Ok(state
+async fn cooling_down(core: &Core, link: Link, user_id: &UserId) -> ServiceResult<bool> {
+    Ok(core
         .store
-        .token_issued_since(user_id, link.kind(), cooldown_start(state))
+        .token_issued_since(user_id, link.kind(), cooldown_start(core))
         .await?)
 }
 
-fn cooldown_start(state: &AppState) -> i64 {
-    state.now() - millis(state.config.mail_cooldown)
+fn cooldown_start(core: &Core) -> i64 {
+    core.now() - core.policy.mail_cooldown_ms
 }
 
 /// For the requests that name an address (forgot-password, resend): after the answer, in the
@@ -128,24 +113,24 @@ fn cooldown_start(state: &AppState) -> i64 {
 /// so, at most once per cooldown, recording `action`. Neither the answer nor its timing can
 /// tell whether the account exists.
 pub fn send_on_request(
-    state: &AppState,
-    client: ClientInfo,
+    core: &std::sync::Arc<Core>,
+    client: Client,
     email: Email,
     link: Link,
     action: Action,
     wanted: fn(&UserRow) -> bool,
 ) {
-    let background = state.background.clone();
-    let state = state.clone();
+    let core = core.clone();
+    let background = core.background.clone();
     background.spawn(link.kind(), async move {
-        let Some(user) = state.store.user_by_email(email.as_str()).await? else {
+        let Some(user) = core.store.user_by_email(email.as_str()).await? else {
             return Ok(());
         };
-        if !wanted(&user) || cooling_down(&state, link, &user.id).await? {
+        if !wanted(&user) || cooling_down(&core, link, &user.id).await? {
             return Ok(());
         }
-        let mut change = Change::begin(&state).await?;
-        if send_link_once(&state, &mut change, link, &user.id, &user.email).await? {
+        let mut change = Change::begin(&core).await?;
+        if send_link_once(&core, &mut change, link, &user.id, &user.email).await? {
             change
                 .audit(AuditEvent::new(action, &client).subject(&user.id))
                 .await?;
