@@ -1,11 +1,13 @@
-//! Prometheus metrics. Requests are labelled by route template (never the raw path), so
-//! cardinality stays bounded. `/metrics` answers loopback clients, or anyone presenting
+//! Prometheus metrics. Requests are labelled from fixed sets only (the route template, never
+//! the raw path; a known method or `other`; the status), so nothing a client sends can add
+//! series without bound. `/metrics` answers loopback clients, or anyone presenting
 //! `PORTCULLIS_METRICS_TOKEN` as a bearer token when that is set.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -27,6 +29,28 @@ pub const MAIL_FAILED: &str = "portcullis_mail_outbox_failed";
 /// Background work (the mail of forgot-password and resend) dropped under a flood.
 pub const BACKGROUND_DROPPED: &str = "portcullis_background_dropped_total";
 
+/// How often histogram samples are drained when nothing scrapes.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The method as a label: one of the methods the server knows, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("other", Method::as_str)
+}
+
 /// Marks requests that arrived on the separate metrics listener (`PORTCULLIS_METRICS_ADDR`).
 #[derive(Debug, Clone, Copy)]
 pub struct MetricsListener;
@@ -43,6 +67,18 @@ pub fn handle() -> &'static PrometheusHandle {
             .expect("static buckets are valid")
             .build_recorder();
         let handle = recorder.handle();
+        // Histogram samples pile up until they are drained into their buckets, which
+        // rendering does; upkeep drains them when nothing scrapes.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            })
+            .expect("the upkeep thread starts");
         // Another recorder may already be installed by an embedding application; then ours
         // still renders whatever this module records through it.
         let _ = metrics::set_global_recorder(recorder);
@@ -62,7 +98,7 @@ pub async fn keep_route(req: Request, next: Next) -> Response {
 
 /// Outer layer: counts every request and its latency by method, route template and status.
 pub async fn track(req: Request, next: Next) -> Response {
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let start = Instant::now();
     let response = next.run(req).await;
     let route = response
@@ -70,7 +106,8 @@ pub async fn track(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
     let status = response.status().as_u16().to_string();
-    metrics::counter!(REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::counter!(REQUESTS, "method" => method, "route" => route.clone(), "status" => status)
+        .increment(1);
     metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route)
         .record(start.elapsed().as_secs_f64());
     response

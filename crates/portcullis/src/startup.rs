@@ -196,7 +196,11 @@ pub fn key_settings(config: &Config, kek: [u8; 32]) -> anyhow::Result<KeySetting
         }
         (alg, None, _) => Signer::Stored(alg),
     };
-    let publish_ms = millis(tokens.access_token_ttl + tokens.jwt_leeway);
+    // A node that has not reloaded since the rotation still signs with the old key for up to
+    // one reload interval, so the key stays published that much longer than its tokens'
+    // lifetime and leeway.
+    let publish_ms =
+        millis(tokens.access_token_ttl + tokens.jwt_leeway + tokens.key_reload_interval);
     Ok(KeySettings {
         signer,
         kek,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::client_ip::client_ip;
+use crate::http::client_ip::is_direct_loopback;
 use crate::http::{ApiError, ApiResult, bearer_token};
 use crate::metrics::{self, MetricsListener};
 use crate::service::ServiceError;
@@ -131,7 +131,7 @@ pub async fn prometheus(
     let allowed = match &operations.metrics_token {
         Some(token) => bearer_token(&parts.headers)
             .is_some_and(|presented| secrets_equal(presented, token.expose())),
-        None => client_ip(&parts, &state.trusted_proxies).is_some_and(|ip| ip.is_loopback()),
+        None => is_direct_loopback(&parts, &state.trusted_proxies),
     };
     if !allowed {
         return Err(ServiceError::Unauthenticated.into());

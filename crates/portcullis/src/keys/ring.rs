@@ -28,7 +28,8 @@ pub struct KeySettings {
     pub signer: Signer,
     /// Encrypts stored private keys.
     pub kek: [u8; 32],
-    /// How long a retired key stays published: the access-token lifetime plus the leeway.
+    /// How long a retired key stays published: the access-token lifetime plus the leeway plus
+    /// the key reload interval.
     pub publish_ms: i64,
 }
 

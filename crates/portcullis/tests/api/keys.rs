@@ -181,6 +181,41 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire() {
 }
 
 #[tokio::test]
+async fn a_retired_key_stays_published_for_a_reload_interval_more() {
+    // A node that has not reloaded since the rotation may sign with the old key for up to
+    // one reload interval, so its tokens expire that much later.
+    let app = spawn_app_with(|c| c.tokens.key_reload_interval = Duration::from_secs(3)).await;
+    let old_kid = header(&app.register(&unique_email()).await.access)["kid"].clone();
+    cli(&app, &["keys", "rotate"]);
+    assert_eq!(wait_for_keys(&app, 2).await.len(), 2);
+
+    // Past the lifetime and leeway of the old key's last token, within the reload interval
+    // (the retirement was stamped by the command's own clock).
+    use portcullis_core::Clock;
+    let retired_at = app
+        .store
+        .signing_keys()
+        .await
+        .unwrap()
+        .iter()
+        .find_map(|k| k.retired_at)
+        .unwrap();
+    let last_token_expiry = retired_at + 15 * 60 * 1000 + 5_000;
+    app.clock
+        .advance_ms(last_token_expiry + 1_000 - app.clock.now_ms());
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let keys = jwks(&app).await;
+    assert!(
+        keys.iter().any(|k| k["kid"] == old_kid),
+        "still published a reload interval after its last token's expiry: {keys:?}"
+    );
+
+    app.clock.advance_ms(3_000);
+    let keys = wait_for_keys(&app, 1).await;
+    assert_ne!(keys[0]["kid"], old_kid);
+}
+
+#[tokio::test]
 async fn changing_the_algorithm_rotates_on_start() {
     let app = spawn_app().await;
     let before = app.register(&unique_email()).await;

@@ -255,8 +255,55 @@ async fn without_a_token_only_loopback_may_scrape() {
         .await
         .unwrap();
     assert_problem(outside, 401, "unauthenticated").await;
+    // Nor is a request from the proxy itself that forwards no address: a loopback reverse
+    // proxy would otherwise hand /metrics to the internet.
+    let from_the_proxy = app.get("/metrics").send().await.unwrap();
+    assert_problem(from_the_proxy, 401, "unauthenticated").await;
+
+    // Without trusted proxies, a direct loopback client may scrape, a forwarded one not.
+    let app = spawn_app().await;
     assert_eq!(
         app.get("/metrics").send().await.unwrap().status(),
         StatusCode::OK
+    );
+    for header in ["x-forwarded-for", "forwarded", "x-real-ip"] {
+        let forwarded = app
+            .get("/metrics")
+            .header(header, "127.0.0.1")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(forwarded, 401, "unauthenticated").await;
+    }
+}
+
+#[tokio::test]
+async fn metric_labels_come_from_fixed_sets_whatever_the_method() {
+    let app = spawn_app().await;
+    let long = "X".repeat(4096);
+    for method in ["PCX1", "PCX2", "BREW", long.as_str()] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method, app.url("/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let text = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for raw in ["PCX1", "PCX2", "BREW", "XXXXXXXX"] {
+        assert!(!text.contains(raw), "{raw} became a label");
+    }
+    assert!(
+        text.contains(r#"method="other""#),
+        "unknown methods count as other"
     );
 }
