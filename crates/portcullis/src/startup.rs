@@ -25,7 +25,7 @@ use crate::config::{Config, Mode, decode_secret};
 use crate::http::cookies::CookieSettings;
 use crate::http::error::{method_not_allowed, not_found};
 use crate::http::middleware::{
-    Hsts, RequestId, request_id, screen_methods, screen_uri, security_headers,
+    BodyLimit, Hsts, RequestId, read_body, request_id, screen_methods, screen_uri, security_headers,
 };
 use crate::http::{ApiError, csrf};
 use crate::janitor::Janitor;
@@ -285,6 +285,7 @@ fn router(state: AppState) -> anyhow::Result<Router> {
         }))
         .layer(middleware::from_fn(screen_methods))
         .layer(middleware::from_fn(screen_uri))
+        .layer(middleware::from_fn_with_state(BodyLimit(body_limit), read_body))
         .layer(middleware::from_fn(crate::metrics::track))
         .layer(middleware::from_fn_with_state(hsts, security_headers))
         .layer(

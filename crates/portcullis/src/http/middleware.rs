@@ -1,5 +1,6 @@
 //! Middleware applied to every response: request ids, security headers, method screening.
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -60,6 +61,42 @@ pub async fn screen_uri(req: Request, next: Next) -> Response {
         return ApiError::field("query", "invalid_characters").into_response();
     }
     next.run(req).await
+}
+
+/// The largest request body the server reads.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Reads every request body, up to the limit, before anything answers: a request refused
+/// before its handler reads the body (a foreign origin, a bad token, the wrong media type)
+/// then leaves no unread bytes behind, and its keep-alive connection stays usable. A body
+/// over the limit is answered 413 with `Connection: close`, as the rest of it is not read.
+pub async fn read_body(State(limit): State<BodyLimit>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit.0 as u64) {
+        return closing(ApiError::PayloadTooLarge.into_response());
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, limit.0).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        // Over the limit (a body without a length) or cut short: either way, not all read.
+        Err(_) => closing(ApiError::PayloadTooLarge.into_response()),
+    }
+}
+
+/// `response`, announcing that the connection closes after it.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Whether `raw` percent-encodes a control character (a raw one is not a valid URI at all).

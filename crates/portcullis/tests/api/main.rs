@@ -14,6 +14,7 @@ mod hardening;
 mod import;
 mod interop;
 mod introspection;
+mod keepalive;
 mod keys;
 mod metrics;
 mod nodes;
