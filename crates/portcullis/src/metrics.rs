@@ -26,8 +26,9 @@ pub const MAIL_SENT: &str = "portcullis_mail_sent_total";
 pub const MAIL_FAILURES: &str = "portcullis_mail_failures_total";
 pub const MAIL_PENDING: &str = "portcullis_mail_outbox_pending";
 pub const MAIL_FAILED: &str = "portcullis_mail_outbox_failed";
-/// Background work (the mail of forgot-password and resend) dropped under a flood.
-pub const BACKGROUND_DROPPED: &str = "portcullis_background_dropped_total";
+/// Background work (the mail of forgot-password and resend) refused under a flood; its
+/// request answered 503.
+pub const BACKGROUND_REFUSED: &str = "portcullis_background_refused_total";
 
 /// How often histogram samples are drained when nothing scrapes.
 const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);

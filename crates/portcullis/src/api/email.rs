@@ -81,6 +81,7 @@ async fn verify_email(
         (status = 202, body = Accepted),
         (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),
         (status = 422, body = Problem, description = "`validation_failed`: not an email address"),
+        (status = 503, body = Problem, description = "`overloaded`: too much mail work under way; the same for every address"),
     ))]
 async fn resend_verification(
     State(state): State<AppState>,

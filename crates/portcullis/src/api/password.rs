@@ -44,6 +44,7 @@ pub struct ResetRequest {
         (status = 202, body = Accepted),
         (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),
         (status = 422, body = Problem, description = "`validation_failed`: not an email address"),
+        (status = 503, body = Problem, description = "`overloaded`: too much mail work under way; the same for every address"),
     ))]
 async fn forgot_password(
     State(state): State<AppState>,

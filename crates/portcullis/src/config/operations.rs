@@ -24,6 +24,9 @@ pub struct OperationsConfig {
     /// How often expired tokens, old audit events and settled mail are pruned.
     #[serde(with = "humantime_serde")]
     pub prune_interval: Duration,
+    /// Mail work of forgot-password and resend that may run at once; beyond it those
+    /// requests answer 503 `overloaded`.
+    pub background_tasks: u32,
 }
 
 impl Default for OperationsConfig {
@@ -33,12 +36,18 @@ impl Default for OperationsConfig {
             metrics_addr: None,
             audit_retention: Duration::from_secs(180 * 86_400),
             prune_interval: Duration::from_secs(3600),
+            background_tasks: 64,
         }
     }
 }
 
 impl OperationsConfig {
     pub fn validate(&self, production: bool) -> Result<(), ConfigError> {
+        if self.background_tasks == 0 {
+            return Err(ConfigError::new(
+                "PORTCULLIS_BACKGROUND_TASKS must be at least 1",
+            ));
+        }
         if production
             && self
                 .metrics_token

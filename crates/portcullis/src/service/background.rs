@@ -1,15 +1,16 @@
 //! Work a request hands off after answering: the mail of forgot-password and resend, whose
 //! answer must not depend, in content or timing, on whether the account exists. At most
-//! `capacity` tasks run at once; beyond that the work is dropped with a warning, so that a
-//! flood cannot queue without bound (the client was told 202 either way). Shutdown waits for
-//! the tasks under way.
+//! `capacity` tasks run at once; beyond that the work is refused, and the request that
+//! offered it answers 503 `overloaded` (whatever the address), so that a flood can neither
+//! queue without bound nor make legitimate mail vanish behind a 202. Shutdown waits for the
+//! tasks under way.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::ServiceResult;
+use super::{ServiceError, ServiceResult};
 
 #[derive(Clone)]
 pub struct Background {
@@ -25,15 +26,16 @@ impl Background {
         }
     }
 
-    /// Runs `work` (described by `what` in logs) unless `capacity` tasks are running.
-    pub fn spawn<F>(&self, what: &'static str, work: F)
+    /// Runs `work` (described by `what` in logs) unless `capacity` tasks are running, in
+    /// which case it is refused with `overloaded`.
+    pub fn spawn<F>(&self, what: &'static str, work: F) -> ServiceResult<()>
     where
         F: Future<Output = ServiceResult<()>> + Send + 'static,
     {
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-            tracing::warn!(what, "too much background work at once; dropped");
-            metrics::counter!(crate::metrics::BACKGROUND_DROPPED, "what" => what).increment(1);
-            return;
+            tracing::warn!(what, "too much background work at once; refused");
+            metrics::counter!(crate::metrics::BACKGROUND_REFUSED, "what" => what).increment(1);
+            return Err(ServiceError::Overloaded);
         };
         tokio::spawn(async move {
             if let Err(err) = work.await {
@@ -41,6 +43,7 @@ impl Background {
             }
             drop(permit);
         });
+        Ok(())
     }
 
     /// Waits until every task under way has finished.

@@ -92,8 +92,7 @@ pub fn resend(core: &Arc<Core>, email: &str, client: Client) -> ServiceResult<()
         Link::VerifyEmail,
         Action::EmailVerificationSent,
         unverified,
-    );
-    Ok(())
+    )
 }
 
 pub struct EmailChange {

@@ -111,7 +111,8 @@ fn cooldown_start(core: &Core) -> i64 {
 /// For the requests that name an address (forgot-password, resend): after the answer, in the
 /// background, sends `link` to the account with `email`, if there is one and `wanted` says
 /// so, at most once per cooldown, recording `action`. Neither the answer nor its timing can
-/// tell whether the account exists.
+/// tell whether the account exists; when the background is full, every caller alike is
+/// refused with `overloaded`.
 pub fn send_on_request(
     core: &std::sync::Arc<Core>,
     client: Client,
@@ -119,7 +120,7 @@ pub fn send_on_request(
     link: Link,
     action: Action,
     wanted: fn(&UserRow) -> bool,
-) {
+) -> ServiceResult<()> {
     let core = core.clone();
     let background = core.background.clone();
     background.spawn(link.kind(), async move {
@@ -137,5 +138,5 @@ pub fn send_on_request(
             change.commit().await?;
         }
         Ok(())
-    });
+    })
 }

@@ -42,9 +42,6 @@ use crate::keys::Keys;
 use crate::mail::Mailer;
 use crate::secret::{DerivedKeys, load_secret};
 
-/// Handed-off request work that may run at once (see [`Background`]).
-const BACKGROUND_TASKS: u32 = 64;
-
 /// What the use cases need, and nothing of HTTP: the store, the clock, hashing, token
 /// signing and hashing, mail, and the policy read from the configuration.
 pub struct Core {
@@ -83,7 +80,7 @@ impl Core {
             token_hasher: derived.token_hasher,
             mailer: Arc::new(Mailer::new(config, derived.mail_encryption)?),
             policy: Policy::from_config(config)?,
-            background: Background::new(BACKGROUND_TASKS),
+            background: Background::new(config.operations.background_tasks),
             clock,
             store,
         })

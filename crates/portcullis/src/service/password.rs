@@ -91,8 +91,7 @@ pub fn forgot(core: &Arc<Core>, email: &str, client: Client) -> ServiceResult<()
         Link::ResetPassword,
         Action::PasswordResetRequested,
         |_| true,
-    );
-    Ok(())
+    )
 }
 
 pub struct PasswordReset {

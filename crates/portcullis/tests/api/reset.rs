@@ -256,3 +256,51 @@ async fn endpoints_of_emailed_links_refuse_cross_site_browsers() {
         assert_ne!(same_origin.status(), StatusCode::FORBIDDEN, "{path}");
     }
 }
+
+#[tokio::test]
+async fn when_mail_work_is_full_every_caller_gets_503_and_nothing_is_dropped() {
+    let app = spawn_app_with(|c| c.operations.background_tasks = 1).await;
+    let known = unique_email();
+    app.register(&known).await;
+    // Hold the database so that the one background task cannot finish.
+    let mut held = app.store.begin().await.unwrap();
+    if let portcullis_store::Tx::Postgres(tx) = &mut held {
+        sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut **tx)
+            .await
+            .unwrap();
+    }
+    assert_eq!(forgot(&app, &known).await.status(), StatusCode::ACCEPTED);
+    let for_unknown = forgot(&app, &unique_email()).await;
+    let for_known = forgot(&app, &known).await;
+    assert_eq!(for_unknown.headers()["retry-after"], "1");
+    assert_eq!(for_known.headers()["retry-after"], "1");
+    let unknown_body = assert_problem(for_unknown, 503, "overloaded").await;
+    let known_body = assert_problem(for_known, 503, "overloaded").await;
+    assert_eq!(
+        unknown_body, known_body,
+        "the same answer whatever the address"
+    );
+
+    // Released, the work that was accepted finishes: its link exists, nothing was lost.
+    held.commit().await.unwrap();
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM one_time_tokens WHERE kind = 'reset_password'",
+        1,
+    )
+    .await;
+    // Its permit is returned just after the commit the count saw.
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = forgot(&app, &unique_email()).await.status();
+        if status == StatusCode::ACCEPTED {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "accepted again once the work is done"
+    );
+}
