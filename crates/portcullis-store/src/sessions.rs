@@ -1,6 +1,9 @@
 use portcullis_core::{HashedToken, SessionId, UserId};
 
 use crate::models::Liveness;
+
+/// The most sessions a list shows: the newest, when an account has more.
+pub const MAX_LISTED_SESSIONS: i64 = 200;
 use crate::{
     NewSession, RefreshOutcome, Result, SessionRow, Store, Tx, dispatch, dispatch_write, on_tx,
 };
@@ -105,21 +108,28 @@ impl Store {
         Ok(())
     }
 
-    /// The user's live sessions, oldest first.
+    /// The user's live sessions, oldest first: the newest [`MAX_LISTED_SESSIONS`] of them,
+    /// so that no account can make a list grow without bound.
     pub async fn live_sessions_of(
         &self,
         user_id: &UserId,
         live: Liveness,
     ) -> Result<Vec<SessionRow>> {
-        const SQL: &str = live_sessions_where!("user_id = $1", " ORDER BY created_at, id");
-        Ok(dispatch!(self, pool => {
+        const SQL: &str = live_sessions_where!(
+            "user_id = $1",
+            " ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        let mut sessions = dispatch!(self, pool => {
             sqlx::query_as::<_, SessionRow>(SQL)
                 .bind(user_id.to_string())
                 .bind(live.now)
                 .bind(live.idle_cutoff)
+                .bind(MAX_LISTED_SESSIONS)
                 .fetch_all(pool)
                 .await?
-        }))
+        });
+        sessions.reverse();
+        Ok(sessions)
     }
 }
 
@@ -301,5 +311,38 @@ impl Tx {
                 .await?;
             Ok(RefreshOutcome::ReusedSessionRevoked { session_id, user_id })
         })
+    }
+}
+
+impl Store {
+    /// Deletes sessions that ended before `before` (revoked, past their absolute end, or idle
+    /// since `idle_before`) with their refresh tokens, and refresh tokens used before
+    /// `before`, whose children (the live tokens of their family among them) lose only their
+    /// parent link. Three statements, each complete in itself, so that the writer is never
+    /// held between them. Returns the sessions and the tokens deleted.
+    pub async fn prune_sessions(&self, before: i64, idle_before: i64) -> Result<(u64, u64)> {
+        Ok(dispatch_write!(self, pool => {
+            let sessions = sqlx::query(
+                "DELETE FROM sessions WHERE revoked_at < $1 OR expires_at < $1 OR last_seen_at < $2",
+            )
+            .bind(before)
+            .bind(idle_before)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            sqlx::query(
+                "UPDATE refresh_tokens SET parent_id = NULL
+                 WHERE parent_id IN (SELECT id FROM refresh_tokens WHERE used_at < $1)",
+            )
+            .bind(before)
+            .execute(pool)
+            .await?;
+            let tokens = sqlx::query("DELETE FROM refresh_tokens WHERE used_at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            (sessions, tokens)
+        }))
     }
 }

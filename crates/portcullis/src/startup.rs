@@ -93,6 +93,7 @@ impl Application {
             clock: options.clock.clone(),
             interval: config.operations.prune_interval,
             audit_retention: config.operations.audit_retention,
+            session_idle_timeout: config.sessions.session_idle_timeout,
         };
         let workers = vec![
             tokio::spawn(delivery.run(stopped.clone())),

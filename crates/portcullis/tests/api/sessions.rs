@@ -183,3 +183,89 @@ async fn sessions_end_at_their_absolute_lifetime_even_when_used() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn ended_sessions_and_used_refresh_tokens_are_pruned_after_the_reuse_window() {
+    let app = spawn_app_with(|c| {
+        c.sessions.session_idle_timeout = std::time::Duration::from_secs(30 * 86_400);
+        c.sessions.session_lifetime = std::time::Duration::from_secs(60 * 86_400);
+        c.operations.prune_interval = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let email = unique_email();
+    let revoked = app.register(&email).await;
+    let logout = app
+        .post_empty("/api/auth/logout")
+        .bearer_auth(&revoked.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    // A client that loops on refresh: three used tokens, then the live one.
+    let mut live = app.login_bearer(&email).await;
+    for _ in 0..3 {
+        let refreshed: Value = app
+            .post(
+                "/api/auth/refresh",
+                &json!({ "refresh_token": live.refresh }),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        live = tokens(refreshed);
+    }
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM refresh_tokens").await, 5);
+
+    app.clock.advance_ms(8 * 86_400 * 1000);
+    app.wait_for_count("SELECT COUNT(*) FROM sessions", 1).await;
+    app.wait_for_count("SELECT COUNT(*) FROM refresh_tokens", 1)
+        .await;
+    // The family's live token outlived its pruned ancestors.
+    let refreshed = app
+        .post(
+            "/api/auth/refresh",
+            &json!({ "refresh_token": live.refresh }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn session_lists_are_bounded() {
+    let app = spawn_app().await;
+    let first = app.register(&unique_email()).await;
+    let id = app.user_id(&first.access).await;
+    let limit = portcullis_store::MAX_LISTED_SESSIONS;
+    // Older sessions beyond the bound, written behind the API's back.
+    for n in 0..limit {
+        app.execute(&format!(
+            "INSERT INTO sessions (id, user_id, transport, created_at, last_seen_at, expires_at)
+             SELECT '{}', user_id, 'bearer', created_at - {n} - 1, last_seen_at, expires_at
+             FROM sessions WHERE user_id = '{id}' AND id = '{}'",
+            uuid::Uuid::now_v7(),
+            first.session_id
+        ))
+        .await;
+    }
+    let listed: Value = app
+        .get("/api/auth/sessions")
+        .bearer_auth(&first.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sessions = listed["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len() as i64, limit, "{} live", limit + 1);
+    assert_eq!(
+        sessions.last().unwrap()["id"],
+        first.session_id,
+        "the newest are listed, oldest first"
+    );
+}
