@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
+
+use crate::http::middleware::SERVED_METHODS;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -33,22 +35,11 @@ pub const BACKGROUND_REFUSED: &str = "portcullis_background_refused_total";
 /// How often histogram samples are drained when nothing scrapes.
 const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The method as a label: one of the methods the server knows, else `other`.
+/// The method as a label: one the server serves, else `other`.
 fn method_label(method: &Method) -> &'static str {
-    const KNOWN: [Method; 9] = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::CONNECT,
-    ];
-    KNOWN
+    SERVED_METHODS
         .iter()
-        .find(|known| *known == method)
+        .find(|served| *served == method)
         .map_or("other", Method::as_str)
 }
 

@@ -31,19 +31,21 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// The methods the server serves on some path.
+pub const SERVED_METHODS: [Method; 7] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
+
 /// Answers 405 for methods the API never serves (TRACE, CONNECT, extension methods) on any
 /// path, so they cannot reach a handler or echo a request.
 pub async fn screen_methods(req: Request, next: Next) -> Response {
-    let served = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::OPTIONS,
-    ];
-    if !served.contains(req.method()) {
+    if !SERVED_METHODS.contains(req.method()) {
         return ApiError::MethodNotAllowed.into_response();
     }
     next.run(req).await

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+pub async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
     app.post("/api/auth/refresh", &json!({"refresh_token": token}))
         .send()
         .await

@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::refresh::refresh;
 
 async fn list(app: &TestApp, access: &str) -> Vec<Value> {
     let body: Value = app
@@ -204,18 +205,8 @@ async fn ended_sessions_and_used_refresh_tokens_are_pruned_after_the_reuse_windo
     // A client that loops on refresh: three used tokens, then the live one.
     let mut live = app.login_bearer(&email).await;
     for _ in 0..3 {
-        let refreshed: Value = app
-            .post(
-                "/api/auth/refresh",
-                &json!({ "refresh_token": live.refresh }),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        live = tokens(refreshed);
+        let refreshed = refresh(&app, &live.refresh).await;
+        live = tokens(refreshed.json().await.unwrap());
     }
     assert_eq!(app.scalar("SELECT COUNT(*) FROM refresh_tokens").await, 5);
 
@@ -224,14 +215,7 @@ async fn ended_sessions_and_used_refresh_tokens_are_pruned_after_the_reuse_windo
     app.wait_for_count("SELECT COUNT(*) FROM refresh_tokens", 1)
         .await;
     // The family's live token outlived its pruned ancestors.
-    let refreshed = app
-        .post(
-            "/api/auth/refresh",
-            &json!({ "refresh_token": live.refresh }),
-        )
-        .send()
-        .await
-        .unwrap();
+    let refreshed = refresh(&app, &live.refresh).await;
     assert_eq!(refreshed.status(), StatusCode::OK);
 }
 
