@@ -386,7 +386,13 @@ fn bcrypt(stored: &str, scheme: Scheme) -> Result<Stored, HashError> {
 fn scrypt_phc(stored: &str) -> Result<Stored, HashError> {
     let scheme = Scheme::Scrypt;
     let phc = phc(stored, scheme, &["ln", "r", "p"])?;
-    let params = scrypt::Params::try_from(&phc).map_err(|e| malformed(scheme, e))?;
+    let decimal = |name: &str| {
+        phc.params
+            .get_decimal(name)
+            .ok_or_else(|| malformed(scheme, format!("`{name}` is not a number")))
+    };
+    let log_n = u8::try_from(decimal("ln")?).map_err(|e| malformed(scheme, e))?;
+    let params = scrypt_params(log_n, decimal("r")?, decimal("p")?)?;
     let hash = phc.hash.as_ref().map(Output::as_bytes).unwrap_or_default();
     let salt = phc.salt.as_deref().unwrap_or_default();
     derived(Kdf::Scrypt(params), salt, hash, HASH_LEN)
@@ -404,10 +410,20 @@ fn scrypt_crypt(stored: &str) -> Result<Stored, HashError> {
         return Err(malformed(scheme, "the costs are not in crypt's base64"));
     };
     // One digit is below 64, so `log_n` fits.
-    let params = scrypt::Params::new(log_n as u8, r, p).map_err(|e| malformed(scheme, e))?;
+    let params = scrypt_params(log_n as u8, r, p)?;
     let hash =
         h64_bytes(hash).ok_or_else(|| malformed(scheme, "the hash is not crypt's base64"))?;
     derived(Kdf::Scrypt(params), salt.as_bytes(), &hash, 32..=32)
+}
+
+/// scrypt's parameters, refused before the scrypt crate multiplies r by p, which overflows
+/// (a panic in debug builds, a wrong check in release ones) for values no real hash has.
+fn scrypt_params(log_n: u8, r: u32, p: u32) -> Result<scrypt::Params, HashError> {
+    let scheme = Scheme::Scrypt;
+    if r.checked_mul(p).is_none_or(|rp| rp >= 0x4000_0000) {
+        return Err(malformed(scheme, "r times p is beyond what scrypt allows"));
+    }
+    scrypt::Params::new(log_n, r, p).map_err(|e| malformed(scheme, e))
 }
 
 /// Django's `scrypt$N$salt$r$p$hash`: the salt is used as text, the hash is base64.
@@ -419,8 +435,7 @@ fn scrypt_django(fields_after_name: &str) -> Result<Stored, HashError> {
         return Err(malformed(scheme, "N is not a power of two"));
     }
     let (r, p) = (number(r, scheme, "r")?, number(p, scheme, "p")?);
-    let params =
-        scrypt::Params::new(n.trailing_zeros() as u8, r, p).map_err(|e| malformed(scheme, e))?;
+    let params = scrypt_params(n.trailing_zeros() as u8, r, p)?;
     let hash = decode(&STANDARD, hash, scheme)?;
     derived(Kdf::Scrypt(params), salt.as_bytes(), &hash, 64..=64)
 }

@@ -57,18 +57,24 @@ impl SecretUrl {
         self.0.expose()
     }
 
-    /// The URL with any password replaced by the mask; unparsable text is hidden whole.
+    /// The URL with its credentials masked. A URL that parses with a password shows its user
+    /// and the mask; anything else that holds an `@` shows the mask for everything before the
+    /// last `@`, wherever a stray `/`, `?` or `#` in the password would have ended it.
     pub fn masked(&self) -> String {
         let raw = self.expose();
-        match url::Url::parse(raw) {
-            Ok(mut url) => {
-                if url.password().is_some() && url.set_password(Some(MASK)).is_err() {
-                    return format!("{}://{MASK}", url.scheme());
-                }
-                url.to_string()
-            }
-            Err(_) if !raw.contains('@') => raw.to_owned(),
-            Err(_) => MASK.to_owned(),
+        let Some((before, host)) = raw.rsplit_once('@') else {
+            return raw.to_owned();
+        };
+        if let Ok(mut url) = url::Url::parse(raw)
+            && url.password().is_some()
+            && url.set_password(Some(MASK)).is_ok()
+            && url.as_str().matches('@').count() == 1
+        {
+            return url.to_string();
+        }
+        match before.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://{MASK}@{host}"),
+            None => MASK.to_owned(),
         }
     }
 }
@@ -225,6 +231,10 @@ mod tests {
             "sqlite://./data/portcullis.db"
         );
         assert_eq!(masked("not a url with a p@ssword"), MASK);
+        assert_eq!(
+            masked("postgres://app:/a#0#A#A@db.internal:5432/portcullis"),
+            "postgres://********@db.internal:5432/portcullis"
+        );
         assert!(!format!("{:?}", SecretUrl::from("postgres://a:hunter2@b/c")).contains("hunter2"));
     }
 
@@ -249,6 +259,39 @@ mod tests {
             "app.example.com",
         ] {
             assert!(bad.parse::<Origin>().is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The mask hides the password, whatever characters it holds.
+        #[test]
+        fn a_masked_url_never_shows_its_password(password in "[!-~]{8,40}") {
+            let raw = format!("postgres://app:{password}@db.internal:5432/portcullis");
+            let shown = SecretUrl::from(raw.as_str()).masked();
+            prop_assert!(!shown.contains(&password), "{shown}");
+        }
+
+        /// Origins parse totally, and one that parses reads back as itself.
+        #[test]
+        fn origins_parse_totally_and_round_trip(raw in "\\PC{0,60}|https?://[a-zA-Z0-9.-]{1,20}(:[0-9]{1,5})?/?") {
+            if let Ok(origin) = raw.parse::<Origin>() {
+                prop_assert_eq!(origin.as_str().parse::<Origin>().unwrap(), origin.clone());
+                prop_assert!(origin.as_str() != "null");
+            }
+            let _ = raw.parse::<Cidr>();
+        }
+
+        /// Durations as the configuration reads them parse totally.
+        #[test]
+        fn durations_parse_totally(raw in "\\PC{0,20}|[0-9]{1,6}(ms|s|m|h|d)") {
+            let _ = humantime::parse_duration(&raw);
         }
     }
 }

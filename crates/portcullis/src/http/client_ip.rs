@@ -179,3 +179,44 @@ mod tests {
         assert!(!is_direct_loopback(&parts("203.0.113.9:1000", &[]), &[]));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn entry() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<std::net::Ipv4Addr>().prop_map(|ip| ip.to_string()),
+            any::<std::net::Ipv6Addr>().prop_map(|ip| ip.to_string()),
+            (any::<std::net::Ipv4Addr>(), any::<u16>())
+                .prop_map(|(ip, port)| format!("{ip}:{port}")),
+            (any::<std::net::Ipv6Addr>(), any::<u16>())
+                .prop_map(|(ip, port)| format!("[{ip}]:{port}")),
+            Just("10.0.0.7".to_owned()),
+            "\\PC{0,12}",
+        ]
+    }
+
+    proptest! {
+        /// Whatever the header holds, the client is the peer or an address the header named,
+        /// and an untrusted peer is always taken for itself.
+        #[test]
+        fn the_walk_names_the_peer_or_an_entry(entries in prop::collection::vec(entry(), 0..8)) {
+            let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+            let header = entries.join(",");
+            let Ok(value) = axum::http::HeaderValue::from_str(&header) else {
+                return Ok(());
+            };
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", value);
+            let peer: IpAddr = "10.0.0.2".parse().unwrap();
+            let client = walk(peer, &headers, &trusted);
+            let named: Vec<IpAddr> = entries.iter().filter_map(|e| parse_entry(e)).collect();
+            prop_assert!(client == peer || named.contains(&client));
+            let outsider: IpAddr = "203.0.113.9".parse().unwrap();
+            prop_assert_eq!(walk(outsider, &headers, &trusted), outsider);
+        }
+    }
+}
