@@ -11,7 +11,7 @@ use crate::helpers::*;
 async fn admin_create_makes_an_admin_and_refuses_weak_or_taken() {
     let app = spawn_app().await;
     let email = unique_email();
-    assert!(app.create_admin(&email, PASSWORD).status.success());
+    assert!(app.create_admin(&email, PASSWORD).await.status.success());
     let me: Value = app
         .me(&app.login_bearer(&email).await.access)
         .await
@@ -20,10 +20,10 @@ async fn admin_create_makes_an_admin_and_refuses_weak_or_taken() {
         .unwrap();
     assert_eq!(me["role"], "admin");
     assert_eq!(me["email_verified"], true);
-    let again = app.create_admin(&email, PASSWORD);
+    let again = app.create_admin(&email, PASSWORD).await;
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already registered"));
-    let weak = app.create_admin(&unique_email(), "short");
+    let weak = app.create_admin(&unique_email(), "short").await;
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("too_short"));
 }

@@ -285,11 +285,14 @@ impl TestApp {
         }
     }
 
-    /// Creates an admin through `portcullis admin create` against the app's database.
-    pub fn create_admin(&self, email: &str, password: &str) -> std::process::Output {
+    /// Creates an admin through `portcullis admin create` against the app's database. The
+    /// command runs off the test's runtime, which keeps serving the app meanwhile (a blocked
+    /// runtime would stall any of the app's tasks that the command waits for).
+    pub async fn create_admin(&self, email: &str, password: &str) -> std::process::Output {
         use std::io::Write;
         use std::process::{Command, Stdio};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        command
             .args(["admin", "create", "--email", email])
             .env_clear()
             .env(
@@ -299,22 +302,26 @@ impl TestApp {
             .env("PORTCULLIS_DATA_DIR", &self.config.server.data_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+            .stderr(Stdio::piped());
+        let line = format!("{password}\n");
+        tokio::task::spawn_blocking(move || {
+            let mut child = command.spawn().unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(line.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap()
     }
 
     /// A new admin, signed in with a bearer token.
     pub async fn admin(&self) -> Tokens {
         let email = unique_email();
-        let output = self.create_admin(&email, PASSWORD);
+        let output = self.create_admin(&email, PASSWORD).await;
         assert!(
             output.status.success(),
             "{}",

@@ -129,6 +129,7 @@ async fn no_secret_reaches_the_log_the_audit_trail_or_the_outbox() {
     let admin_email = unique_email();
     assert!(
         app.create_admin(&admin_email, CANARY_ADMIN)
+            .await
             .status
             .success()
     );
