@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::IntoResponse;
 use axum::{Extension, Router, middleware};
@@ -279,7 +279,6 @@ fn router(state: AppState) -> anyhow::Result<Router> {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(doc))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::from(ServiceError::Internal(anyhow::anyhow!("handler panicked"))).into_response()

@@ -30,7 +30,11 @@ pub fn is_direct_loopback(parts: &Parts, trusted: &[IpNet]) -> bool {
         return false;
     };
     let forwarded = FORWARDING.iter().any(|h| parts.headers.contains_key(*h));
-    peer.is_loopback() && !forwarded && !trusted.iter().any(|net| net.contains(&peer))
+    peer.is_loopback() && !forwarded && !is_trusted(trusted, &peer)
+}
+
+fn is_trusted(trusted: &[IpNet], ip: &IpAddr) -> bool {
+    trusted.iter().any(|net| net.contains(ip))
 }
 
 fn peer(parts: &Parts) -> Option<IpAddr> {
@@ -43,8 +47,7 @@ fn peer(parts: &Parts) -> Option<IpAddr> {
 /// that does not parse (after its port and brackets) ends the walk, and the client is then
 /// the last trusted hop.
 fn walk(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
+    if !is_trusted(trusted, &peer) {
         return peer;
     }
     let entries: Vec<&str> = headers
@@ -59,7 +62,7 @@ fn walk(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
             break;
         };
         client = ip;
-        if !is_trusted(&ip) {
+        if !is_trusted(trusted, &ip) {
             break;
         }
     }

@@ -69,7 +69,8 @@ pub async fn screen_uri(req: Request, next: Next) -> Response {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// Reads every request body, up to the limit, before anything answers: a request refused
+/// Reads every request body, up to the limit, before anything answers (this is the one body
+/// limit: extractors only ever see what it read): a request refused
 /// before its handler reads the body (a foreign origin, a bad token, the wrong media type)
 /// then leaves no unread bytes behind, and its keep-alive connection stays usable. A body
 /// over the limit is answered 413 with `Connection: close`, as the rest of it is not read.

@@ -16,21 +16,23 @@ pub trait FromSegments: Sized {
     fn from_segments(segments: &[String]) -> Option<Self>;
 }
 
+/// A path of exactly one id.
+fn single<T: std::str::FromStr>(segments: &[String]) -> Option<T> {
+    match segments {
+        [id] => id.parse().ok(),
+        _ => None,
+    }
+}
+
 impl FromSegments for UserId {
     fn from_segments(segments: &[String]) -> Option<Self> {
-        match segments {
-            [id] => id.parse().ok(),
-            _ => None,
-        }
+        single(segments)
     }
 }
 
 impl FromSegments for SessionId {
     fn from_segments(segments: &[String]) -> Option<Self> {
-        match segments {
-            [id] => id.parse().ok(),
-            _ => None,
-        }
+        single(segments)
     }
 }
 

@@ -3,9 +3,9 @@
 //! leave no admin: a new action must say whether it takes administration away
 //! ([`AdminAction::ends_administration`]) to compile.
 
-use portcullis_core::{DisplayName, Email, Password, Role, SessionId, UserId, Username};
+use portcullis_core::{DisplayName, Email, Role, SessionId, UserId, Username};
 use portcullis_store::{Page, SessionRow, UserChange, UserFilter, UserRow};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
 
 use super::accounts::{self, NewAccount};
@@ -226,12 +226,7 @@ pub async fn create_admin(
     client: &Client,
 ) -> ServiceResult<UserRow> {
     let email = Email::parse(email).map_err(|e| ServiceError::field("email", e.code()))?;
-    let password = Password::parse(
-        password.expose_secret(),
-        &core.policy.passwords,
-        Some(&email),
-    )
-    .map_err(|rule| ServiceError::field("password", rule.code()))?;
+    let password = credentials::chosen(core, password, "password", Some(&email))?;
     let credential = credentials::hash(core, password).await?;
     let account = NewAccount::new(email, Role::admin(), core.now())
         .verified(true)

@@ -85,11 +85,18 @@ pub async fn check(core: &Core, login: &LoginName, password: Password) -> Servic
     }
 }
 
-/// The stored hash of the signed-in user `user_id`, when `password` matches it
-/// (`invalid_credentials` otherwise). Changes that rely on the check compare that hash again
-/// inside their transaction.
+/// The stored hash of the signed-in user `user_id`, when `offered` (the current password,
+/// as a request gives it) matches it; `invalid_credentials` otherwise, a password too long to
+/// be one included. Changes that rely on the check compare that hash again inside their
+/// transaction.
 #[tracing::instrument(name = "confirm_password", skip_all)]
-pub async fn confirm(core: &Core, user_id: &UserId, password: Password) -> ServiceResult<String> {
+pub async fn confirm(
+    core: &Core,
+    user_id: &UserId,
+    offered: &SecretString,
+) -> ServiceResult<String> {
+    let password = Password::for_verification(offered.expose_secret())
+        .map_err(|_| ServiceError::InvalidCredentials)?;
     let stored = core.store.password_hash(user_id).await?;
     match verify(core, stored.clone(), password).await? {
         (true, _) => stored

@@ -115,9 +115,7 @@ pub async fn change(
     if new_email.lowercase() == auth.user.email.to_lowercase() {
         return Err(ServiceError::field("new_email", "unchanged"));
     }
-    let password = credentials::offered(&request.password, "password")
-        .map_err(|_| ServiceError::InvalidCredentials)?;
-    let checked = credentials::confirm(core, &auth.user.id, password).await?;
+    let checked = credentials::confirm(core, &auth.user.id, &request.password).await?;
     if core
         .store
         .user_by_email(new_email.as_str())

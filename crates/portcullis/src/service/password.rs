@@ -30,9 +30,7 @@ pub async fn change(
     let email = Email::parse(&auth.user.email).ok();
     let new_password =
         credentials::chosen(core, &request.new_password, "new_password", email.as_ref())?;
-    let current = credentials::offered(&request.current_password, "current_password")
-        .map_err(|_| ServiceError::InvalidCredentials)?;
-    let checked = credentials::confirm(core, &auth.user.id, current).await?;
+    let checked = credentials::confirm(core, &auth.user.id, &request.current_password).await?;
     let credential = credentials::hash(core, new_password).await?;
     let now = core.now();
     let mut change = Change::begin(core).await?;
