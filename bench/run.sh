@@ -10,6 +10,7 @@
 #
 #   bench/run.sh                  # 20 s per wrk scenario
 #   bench/run.sh search           # only the admin search scenarios
+#   bench/run.sh memory           # only the server's RSS: idle, during and after floods
 #   BENCH_SECONDS=5 BENCH_USERS=100000 bench/run.sh  # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ SECONDS_PER_RUN="${BENCH_SECONDS:-20}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 PORT="${BENCH_PORT:-18181}"
 TASKS_PORT="${BENCH_TASKS_PORT:-18182}"
+# The server under test; another build (an earlier commit's, say) can be measured the same way.
+SERVER_BIN="${BENCH_SERVER_BIN:-target/release/portcullis}"
 BASE="http://127.0.0.1:${PORT}"
 ISSUER="http://localhost:8080"
 
@@ -25,9 +28,12 @@ if ! command -v wrk >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 
-cargo build --release --quiet -p portcullis -p tasks-api
-cargo build --release --quiet -p portcullis-verify --example throughput
-cargo build --release --quiet -p portcullis-core --example hash_time
+cargo build --release --quiet -p portcullis
+if [ "${1:-all}" != memory ]; then
+    cargo build --release --quiet -p tasks-api
+    cargo build --release --quiet -p portcullis-verify --example throughput
+    cargo build --release --quiet -p portcullis-core --example hash_time
+fi
 
 work="$(mktemp -d)"
 pids=()
@@ -45,7 +51,7 @@ start_server() {
     mkdir -p "${data}"
     PORTCULLIS_ADDR="127.0.0.1:${PORT}" PORTCULLIS_DATA_DIR="${data}" PORTCULLIS_JWT_ALG="$1" \
         DATABASE_URL="${3:-sqlite://${data}/portcullis.db}" \
-        PORTCULLIS_RATE_LIMIT=off RUST_LOG=warn target/release/portcullis >"${work}/server.log" 2>&1 &
+        PORTCULLIS_RATE_LIMIT=off RUST_LOG=warn "${SERVER_BIN}" >"${work}/server.log" 2>&1 &
     server=$!
     pids+=("${server}")
     for _ in $(seq 100); do
@@ -170,6 +176,49 @@ admin_search() {
     stop_server
 }
 
+# The server's resident memory in MiB.
+rss() {
+    awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/${server}/status"
+}
+
+# Drives wrk with arguments $2… for BENCH_MEMORY_SECONDS (default 8) while sampling the
+# server's RSS every 0.25 s; prints it before, at its peak, and 5 s after the flood.
+memory_flood() {
+    local name="$1" before peak now driver
+    shift
+    before="$(rss)"
+    peak="${before}"
+    wrk -t2 -c"${CONNECTIONS}" -d"${BENCH_MEMORY_SECONDS:-8}s" --timeout 30s "$@" >/dev/null &
+    driver=$!
+    while kill -0 "${driver}" 2>/dev/null; do
+        now="$(rss)"
+        peak="$(awk -v a="${peak}" -v b="${now}" 'BEGIN { print (b > a) ? b : a }')"
+        sleep 0.25
+    done
+    sleep 5
+    printf "%-40s before %7s MiB   peak %7s MiB   after %7s MiB\n" "${name}" "${before}" "${peak}" "$(rss)"
+}
+
+memory_scenarios() {
+    export BENCH_LOGIN_BODY='{"email":"bench@example.com","password":"correct horse battery staple"}'
+    start_server EdDSA
+    sleep 2
+    echo "== RSS of ${SERVER_BIN}, ${CONNECTIONS} connections, ${BENCH_MEMORY_SECONDS:-8} s per flood"
+    echo "started, no request yet: $(rss) MiB"
+    local token
+    token="$(access_token)"
+    sleep 2
+    echo "idle after one sign-up and one sign-in: $(rss) MiB"
+    memory_flood "POST /api/auth/login" -s bench/login.lua "${BASE}/api/auth/login"
+    memory_flood "GET /api/auth/me (bearer)" -H "Authorization: Bearer ${token}" "${BASE}/api/auth/me"
+    memory_flood "POST /api/auth/login, again" -s bench/login.lua "${BASE}/api/auth/login"
+    stop_server
+}
+
+if [ "${1:-all}" = memory ]; then
+    memory_scenarios
+    exit 0
+fi
 [ "${1:-all}" = search ] || core_scenarios
 admin_search "sqlite://$(pwd)/bench/out/search-sqlite/portcullis.db" sqlite
 if [ -n "${BENCH_DATABASE_URL:-}" ]; then

@@ -1,45 +1,65 @@
-//! Password hashing off the async runtime, on a bounded pool behind an admission gate: at
-//! most `workers` hashes run at once and at most `queue` wait; beyond that callers are
-//! turned away at once (503) instead of queueing without bound.
+//! Password hashing off the async runtime, on a fixed set of worker threads behind an
+//! admission gate: at most `workers` hashes run at once and at most `queue` wait; beyond that
+//! callers are turned away at once (503) instead of queueing without bound.
+//!
+//! The workers are threads of their own, started once, rather than tokio's blocking pool:
+//! each keeps its Argon2 memory between hashes (see `portcullis_core::PasswordHasher`), so
+//! the memory that hashing holds is `workers` × the hash's memory, however many sign-ins come
+//! and however the blocking pool would grow and shrink.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use portcullis_core::PasswordHasher;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+type Job = Box<dyn FnOnce(&PasswordHasher) + Send>;
+
+/// Cheap to clone; the workers stop once the last clone is dropped.
 #[derive(Clone)]
 pub struct HashPool {
-    hasher: Arc<PasswordHasher>,
+    jobs: flume::Sender<Job>,
     admission: Arc<Semaphore>,
-    workers: Arc<Semaphore>,
+    running: Arc<AtomicUsize>,
     capacity: usize,
-    workers_total: usize,
 }
 
-/// The pool is saturated; the caller should retry shortly.
+/// The pool is saturated (or a hash failed to finish); the caller should retry shortly.
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing pool is saturated")]
 pub struct Overloaded;
 
 impl HashPool {
+    /// Starts `workers` threads (at least one) that take jobs in arrival order.
     pub fn new(hasher: PasswordHasher, workers: usize, queue: usize) -> Self {
+        let workers = workers.max(1);
+        let (jobs, waiting) = flume::unbounded::<Job>();
+        let hasher = Arc::new(hasher);
+        for n in 0..workers {
+            let (waiting, hasher) = (waiting.clone(), hasher.clone());
+            std::thread::Builder::new()
+                .name(format!("hash-{n}"))
+                .spawn(move || work(&waiting, &hasher))
+                .expect("the hash worker threads can start");
+        }
         Self {
-            hasher: Arc::new(hasher),
+            jobs,
             admission: Arc::new(Semaphore::new(workers + queue)),
-            workers: Arc::new(Semaphore::new(workers)),
+            running: Arc::new(AtomicUsize::new(0)),
             capacity: workers + queue,
-            workers_total: workers,
         }
     }
 
     /// Hash requests admitted but not yet running.
     pub fn queue_depth(&self) -> usize {
         let admitted = self.capacity - self.admission.available_permits();
-        admitted.saturating_sub(self.workers_total - self.workers.available_permits())
+        admitted.saturating_sub(self.running.load(Ordering::Relaxed))
     }
 
-    /// Runs `job` with the hasher on a blocking thread once a worker is free, inside a `hash`
-    /// span of the caller's span (so the request id follows it).
+    /// Runs `job` with the hasher on a worker once one is free, inside a `hash` span of the
+    /// caller's span (so the request id follows it). A caller that gives up while its job
+    /// waits costs no hash: the job is skipped.
     #[tracing::instrument(name = "hash", skip_all)]
     pub async fn run<T, F>(&self, job: F) -> Result<T, Overloaded>
     where
@@ -50,20 +70,47 @@ impl HashPool {
             metrics::counter!(crate::metrics::HASH_REJECTIONS).increment(1);
             Overloaded
         })?;
-        let worker = self
-            .workers
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Overloaded)?;
-        let hasher = self.hasher.clone();
+        let (done, result) = oneshot::channel();
+        let running = self.running.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _permits = (admitted, worker);
-            span.in_scope(|| job(&hasher))
-        })
-        .await
-        .map_err(|_| Overloaded)
+        let job: Job = Box::new(move |hasher| {
+            if done.is_closed() {
+                return;
+            }
+            let _running = Running::start(running, admitted);
+            let _ = done.send(span.in_scope(|| job(hasher)));
+        });
+        self.jobs.send(job).map_err(|_| Overloaded)?;
+        result.await.map_err(|_| Overloaded)
+    }
+}
+
+/// A worker's loop; a job that panics fails its caller only, not the worker.
+fn work(waiting: &flume::Receiver<Job>, hasher: &PasswordHasher) {
+    for job in waiting.iter() {
+        let _ = catch_unwind(AssertUnwindSafe(|| job(hasher)));
+    }
+}
+
+/// Counts a job as running, and holds its admission, until it ends (panics included).
+struct Running {
+    running: Arc<AtomicUsize>,
+    _admitted: OwnedSemaphorePermit,
+}
+
+impl Running {
+    fn start(running: Arc<AtomicUsize>, admitted: OwnedSemaphorePermit) -> Self {
+        running.fetch_add(1, Ordering::Relaxed);
+        Self {
+            running,
+            _admitted: admitted,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -75,15 +122,19 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn saturated_pool_refuses_at_once() {
+    fn cheap_pool(workers: usize, queue: usize) -> HashPool {
         let hasher = PasswordHasher::new(HashParams {
             memory_kib: 64,
             iterations: 1,
             parallelism: 1,
         })
         .unwrap();
-        let pool = HashPool::new(hasher, 1, 1);
+        HashPool::new(hasher, workers, queue)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn saturated_pool_refuses_at_once() {
+        let pool = cheap_pool(1, 1);
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
         // One job holds the worker, one waits in the queue: the third must be refused.
@@ -107,10 +158,31 @@ mod tests {
         while pool.admission.available_permits() > 0 {
             tokio::task::yield_now().await;
         }
+        assert_eq!(pool.queue_depth(), 1);
         assert!(pool.run(|_| ()).await.is_err());
         release_tx.send(()).unwrap();
         assert!(blocker.await.unwrap().is_ok());
         assert!(queued.await.unwrap().is_ok());
         assert!(pool.run(|_| ()).await.is_ok());
+        assert_eq!(pool.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn jobs_run_on_the_same_few_threads() {
+        let pool = cheap_pool(2, 8);
+        let mut threads = std::collections::HashSet::new();
+        for _ in 0..50 {
+            threads.insert(pool.run(|_| std::thread::current().id()).await.unwrap());
+        }
+        assert!(threads.len() <= 2, "{} threads ran the jobs", threads.len());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_its_caller_and_spares_the_worker() {
+        let pool = cheap_pool(1, 1);
+        assert!(pool.run(|_| panic!("a bad job")).await.is_err());
+        assert_eq!(pool.run(|_| 7).await.unwrap(), 7);
+        assert_eq!(pool.queue_depth(), 0);
+        assert_eq!(pool.admission.available_permits(), 2);
     }
 }

@@ -157,19 +157,24 @@ impl PasswordHasher {
             argon2,
             dummy_hash: String::new(),
         };
-        hasher.dummy_hash = hasher.hash_bytes(b"portcullis dummy password for unknown accounts")?;
+        // Made once, on whatever thread builds the hasher: in memory of its own, so that
+        // thread does not keep a hash's worth of memory for the life of the process.
+        hasher.dummy_hash = hasher.hash_bytes(
+            b"portcullis dummy password for unknown accounts",
+            Memory::ONE_OFF,
+        )?;
         Ok(hasher)
     }
 
     /// A new PHC string for `password` with the configured parameters.
     pub fn hash(&self, password: &Password) -> Result<String, HashError> {
-        self.hash_bytes(password.expose())
+        self.hash_bytes(password.expose(), self.memory())
     }
 
-    fn hash_bytes(&self, password: &[u8]) -> Result<String, HashError> {
+    fn hash_bytes(&self, password: &[u8], memory: Memory) -> Result<String, HashError> {
         let salt = try_generate_salt().map_err(hashing)?;
         let mut output = [0; Params::DEFAULT_OUTPUT_LEN];
-        self.memory()
+        memory
             .argon2(&self.argon2, password, &salt, &mut output)
             .map_err(hashing)?;
         let phc = Phc {
@@ -242,6 +247,9 @@ struct Memory {
 }
 
 impl Memory {
+    /// Memory allocated for the one hash and freed after it.
+    const ONE_OFF: Self = Self { reusable_blocks: 0 };
+
     /// `argon2` of `password` and `salt` into `out`.
     fn argon2(
         self,
@@ -369,7 +377,9 @@ mod tests {
     fn exactly_the_form_of_the_origin_is_verified() {
         let hasher = cheap();
         // What argon2-cffi makes of the password as typed, and what we make of it.
-        let of_typed = hasher.hash_bytes(TYPED.as_bytes()).unwrap();
+        let of_typed = hasher
+            .hash_bytes(TYPED.as_bytes(), hasher.memory())
+            .unwrap();
         let ours = hasher.hash(&password(TYPED)).unwrap();
         assert!(
             hasher
@@ -488,6 +498,18 @@ mod tests {
         let argon2_cffi = "$argon2id$v=19$m=65536,t=3,p=4$gX38kbcsmg4zNZiA/0q9Eg$\
                            DRnwvyU3+KuOW79cTwmyXj9Imi3qfxrd9NpODvAzUQU";
         assert!(surely_costlier(argon2_cffi));
+    }
+
+    #[test]
+    fn building_a_hasher_keeps_no_memory_on_its_thread() {
+        std::thread::spawn(|| {
+            let hasher = cheap();
+            assert!(BLOCKS.with_borrow(Vec::is_empty));
+            hasher.verify_dummy(&password("correct horse battery staple"));
+            assert_eq!(BLOCKS.with_borrow(Vec::len), 64);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
