@@ -77,8 +77,12 @@ impl HashPool {
             if done.is_closed() {
                 return;
             }
-            let _running = Running::start(running, admitted);
-            let _ = done.send(span.in_scope(|| job(hasher)));
+            // The job ends, and frees its place, before its caller hears of it.
+            let result = {
+                let _running = Running::start(running, admitted);
+                span.in_scope(|| job(hasher))
+            };
+            let _ = done.send(result);
         });
         self.jobs.send(job).map_err(|_| Overloaded)?;
         result.await.map_err(|_| Overloaded)

@@ -133,6 +133,12 @@ impl Application {
         self.listener.local_addr().map_or(0, |a| a.port())
     }
 
+    /// The server's own handle on its database; closing it is how tests take the database
+    /// away from a running server.
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
     /// The port of the separate metrics listener, when there is one.
     pub fn metrics_port(&self) -> Option<u16> {
         let (listener, _) = self.metrics.as_ref()?;
@@ -268,7 +274,8 @@ pub async fn ensure_schema(store: &Store, apply: bool) -> anyhow::Result<()> {
 
 fn router(state: AppState) -> anyhow::Result<Router> {
     crate::metrics::handle();
-    let (router, openapi) = api::router().split_for_parts();
+    let (router, mut openapi) = api::router().split_for_parts();
+    api::docs::complete(&mut openapi);
     let doc = OpenApiJson(Arc::new(openapi.to_json()?));
     let hsts = Hsts(state.config.server.hsts());
     let body_limit = state.config.server.body_limit_bytes;

@@ -55,17 +55,71 @@ pub struct LoginRequest {
 
 /// A new account that must verify its email before signing in.
 #[derive(Debug, Serialize, ToSchema)]
+// Serialisation never meets an unknown field; this makes the schema closed
+// (`additionalProperties: false`), so that a signed-in answer is not also a `Registered`.
+#[serde(deny_unknown_fields)]
 pub struct Registered {
     user: UserView,
 }
 
 /// The signed-in user and session; bearer sign-ins add the tokens.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct AuthResponse {
     user: UserView,
     session: SessionView,
-    #[serde(flatten)]
-    tokens: Option<TokenResponse>,
+    /// Bearer transport only, as are the three fields below.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Bearer")]
+    token_type: Option<&'static str>,
+    /// Seconds until the access token expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<i64>,
+}
+
+impl AuthResponse {
+    fn new(user: UserView, session: SessionView, tokens: Option<TokenResponse>) -> Self {
+        let (access_token, refresh_token, token_type, expires_in) = match tokens {
+            Some(t) => (
+                Some(t.access_token),
+                Some(t.refresh_token),
+                Some(t.token_type),
+                Some(t.expires_in),
+            ),
+            None => (None, None, None, None),
+        };
+        Self {
+            user,
+            session,
+            access_token,
+            refresh_token,
+            token_type,
+            expires_in,
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthResponse")
+            .field("user", &self.user)
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a sign-up: signed in, or, where the address must be verified before
+/// sign-in, the new account alone.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+// Describes the 201 only: the handler answers with the variants' bodies, never this enum.
+#[allow(dead_code, clippy::large_enum_variant)]
+enum RegisterResponse {
+    SignedIn(AuthResponse),
+    Registered(Registered),
 }
 
 #[derive(Serialize, ToSchema)]
@@ -106,7 +160,7 @@ pub struct RefreshRequest {
 /// only create it). A verification link goes to the address either way.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
-        (status = 201, body = AuthResponse, description = "Account created and signed in; `{user}` alone where verification is required first"),
+        (status = 201, body = RegisterResponse, description = "Account created and signed in; `{user}` alone where verification is required first"),
         (status = 403, body = Problem, description = "`registration_disabled` or `csrf_failed`"),
         (status = 409, body = Problem, description = "`email_taken`"),
         (status = 422, body = Problem, description = "`validation_failed`"),
@@ -183,11 +237,7 @@ fn signed_in_response(state: &AppState, status: StatusCode, signed_in: SignedIn)
                     refresh_token,
                 },
             );
-            let body = AuthResponse {
-                user,
-                session,
-                tokens: Some(tokens),
-            };
+            let body = AuthResponse::new(user, session, Some(tokens));
             (status, axum::Json(body)).into_response()
         }
         Credentials::Cookie {
@@ -195,11 +245,7 @@ fn signed_in_response(state: &AppState, status: StatusCode, signed_in: SignedIn)
             csrf_token,
         } => {
             let jar = state.cookies.set(session_token.expose(), &csrf_token);
-            let body = AuthResponse {
-                user,
-                session,
-                tokens: None,
-            };
+            let body = AuthResponse::new(user, session, None);
             (status, jar, axum::Json(body)).into_response()
         }
     }

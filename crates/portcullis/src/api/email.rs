@@ -99,6 +99,7 @@ async fn resend_verification(
     responses(
         (status = 202, body = Accepted),
         (status = 401, body = Problem, description = "`invalid_credentials` (wrong password) or `unauthenticated` (also when the session was revoked before the change committed)"),
+        (status = 403, body = Problem, description = "`csrf_failed`: a cookie-authenticated write without the CSRF token, or from a foreign origin"),
         (status = 409, body = Problem, description = "`email_taken`"),
         (status = 422, body = Problem, description = "`validation_failed`"),
         (status = 503, body = Problem, description = "`overloaded`"),

@@ -59,6 +59,7 @@ async fn get_me(State(state): State<AppState>, Auth(auth): Auth) -> axum::Json<U
     responses(
         (status = 200, body = UserView),
         (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "`csrf_failed`: a cookie-authenticated write without the CSRF token, or from a foreign origin"),
         (status = 409, body = Problem, description = "`username_taken`"),
         (status = 422, body = Problem, description = "`validation_failed`, also for fields such as `role` or `email`"),
     ))]
@@ -81,6 +82,7 @@ async fn patch_me(
     responses(
         (status = 204, description = "Changed; other sessions revoked"),
         (status = 401, body = Problem, description = "`invalid_credentials`, or `unauthenticated` (also when the session was revoked before the change committed)"),
+        (status = 403, body = Problem, description = "`csrf_failed`: a cookie-authenticated write without the CSRF token, or from a foreign origin"),
         (status = 422, body = Problem, description = "`validation_failed`"),
         (status = 503, body = Problem, description = "`overloaded`"),
     ))]

@@ -40,6 +40,7 @@ impl SessionList {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RevokeAll {
     /// Keep the session making the request (default true).
     keep_current: Option<bool>,
@@ -62,6 +63,7 @@ async fn list_sessions(
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "`csrf_failed`: a cookie-authenticated write without the CSRF token, or from a foreign origin"),
         (status = 404, body = Problem, description = "`not_found`, also for another user's session"),
     ))]
 async fn revoke_session(
@@ -76,7 +78,11 @@ async fn revoke_session(
 
 /// Revoke all of the user's sessions, by default except the current one.
 #[utoipa::path(delete, path = "/api/auth/sessions", tag = "sessions", params(RevokeAll),
-    responses((status = 204, description = "Revoked"), (status = 401, body = Problem)))]
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "`csrf_failed`: a cookie-authenticated write without the CSRF token, or from a foreign origin"),
+    ))]
 async fn revoke_sessions(
     State(state): State<AppState>,
     Auth(auth): Auth,

@@ -96,6 +96,7 @@ impl ApiError {
             EmailTaken | UsernameTaken | LastAdmin => (StatusCode::CONFLICT, "Conflict"),
             Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
             Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "Overloaded"),
+            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
         };
         (status, service.code(), title)

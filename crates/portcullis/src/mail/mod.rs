@@ -162,7 +162,11 @@ impl Mailer {
             .ok_or_else(|| anyhow::anyhow!("message {} has no body", mail.id))?;
         let rendered: Rendered =
             serde_json::from_slice(&sealed::open(&self.key, &mail.id, payload)?)?;
+        // The Message-ID is the outbox row's, the same at every attempt: a message sent again
+        // because a crash came between the SMTP server's acceptance and its recording is
+        // recognisably the same message, which receivers may drop as a duplicate.
         Ok(lettre::Message::builder()
+            .message_id(Some(format!("<{}@{}>", mail.id, self.from.email.domain())))
             .from(self.from.clone())
             .to(mail.recipient.parse()?)
             .subject(rendered.subject)

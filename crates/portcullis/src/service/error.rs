@@ -37,6 +37,10 @@ pub enum ServiceError {
     Invalid(Violations),
     #[error("the server is busy; retry shortly")]
     Overloaded,
+    /// The database cannot be reached (or is shutting down, or stayed locked): the request
+    /// may succeed when retried.
+    #[error("a service this server depends on is unavailable; retry shortly")]
+    Unavailable,
     #[error("internal error: {0}")]
     Internal(#[from] anyhow::Error),
 }
@@ -65,6 +69,7 @@ impl ServiceError {
             Self::LastAdmin => "last_admin",
             Self::Invalid(_) => "validation_failed",
             Self::Overloaded => "overloaded",
+            Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -130,6 +135,10 @@ impl From<portcullis_store::StoreError> for ServiceError {
         match err {
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::UsernameTaken => Self::UsernameTaken,
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %other, "database unavailable");
+                Self::Unavailable
+            }
             other => Self::Internal(other.into()),
         }
     }

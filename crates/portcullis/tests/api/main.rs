@@ -19,6 +19,7 @@ mod keys;
 mod metrics;
 mod nodes;
 mod openapi;
+mod outage;
 mod passwords;
 mod profile;
 mod races;

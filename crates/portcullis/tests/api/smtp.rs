@@ -17,6 +17,9 @@ pub struct Received {
     pub rcpt_tos: Vec<String>,
     pub from: String,
     pub subject: String,
+    /// The Message-ID header, empty when there was none.
+    #[serde(default)]
+    pub message_id: String,
     pub text: String,
     pub html: String,
     /// Whether it came over TLS (STARTTLS or from the first byte).

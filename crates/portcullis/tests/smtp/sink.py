@@ -37,6 +37,7 @@ class Sink:
             "from": str(message["From"]),
             "to": str(message["To"]),
             "subject": str(message["Subject"]),
+            "message_id": str(message["Message-ID"] or ""),
             "text": part("plain").get_content() if part("plain") else "",
             "html": part("html").get_content() if part("html") else "",
             "tls": server.transport.get_extra_info("sslcontext") is not None,

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Events whose actor or subject is this user.
     user_id: Option<String>,
@@ -82,6 +83,7 @@ pub struct AuditPage {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WindowQuery {
     /// How far back to look: `15m`, `1h` (default), up to `30d`.
     window: Option<String>,

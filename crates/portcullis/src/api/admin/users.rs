@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// Case-insensitive substring of email, name or username.
     q: Option<String>,
@@ -233,7 +234,7 @@ async fn unban_user(
 
 /// The user's live sessions, oldest first (`current` marks the admin's own, when listing
 /// their own account).
-#[utoipa::path(get, path = "/api/admin/users/{id}/sessions", tag = "admin",
+#[utoipa::path(get, path = "/api/admin/users/{id}/sessions", tag = "admin", operation_id = "admin_list_sessions",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, body = SessionList),
@@ -250,7 +251,7 @@ async fn list_sessions(
 }
 
 /// End every session of the user.
-#[utoipa::path(delete, path = "/api/admin/users/{id}/sessions", tag = "admin",
+#[utoipa::path(delete, path = "/api/admin/users/{id}/sessions", tag = "admin", operation_id = "admin_revoke_sessions",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 204, description = "Revoked"),
@@ -269,7 +270,7 @@ async fn revoke_sessions(
 }
 
 /// End one session of the user.
-#[utoipa::path(delete, path = "/api/admin/users/{id}/sessions/{sid}", tag = "admin",
+#[utoipa::path(delete, path = "/api/admin/users/{id}/sessions/{sid}", tag = "admin", operation_id = "admin_revoke_session",
     params(
         ("id" = String, Path, description = "User id"),
         ("sid" = String, Path, description = "Session id"),
