@@ -7,6 +7,7 @@ pub mod ids;
 pub mod password;
 pub mod password_hash;
 pub mod profile;
+pub mod rate_limit;
 pub mod role;
 pub mod token;
 
