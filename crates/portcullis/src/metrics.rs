@@ -21,6 +21,7 @@ pub const REGISTRATIONS: &str = "portcullis_registrations_total";
 pub const REFRESHES: &str = "portcullis_refreshes_total";
 pub const HASH_QUEUE: &str = "portcullis_hash_queue_depth";
 pub const HASH_REJECTIONS: &str = "portcullis_hash_rejections_total";
+pub const RATE_LIMITED: &str = "portcullis_rate_limited_total";
 pub const ACTIVE_SESSIONS: &str = "portcullis_active_sessions";
 pub const AUDIT_EVENTS: &str = "portcullis_audit_events_total";
 pub const MAIL_SENT: &str = "portcullis_mail_sent_total";

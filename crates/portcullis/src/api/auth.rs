@@ -160,6 +160,7 @@ pub struct RefreshRequest {
 /// only create it). A verification link goes to the address either way.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
+        (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 201, body = RegisterResponse, description = "Account created and signed in; `{user}` alone where verification is required first"),
         (status = 403, body = Problem, description = "`registration_disabled` or `csrf_failed`"),
         (status = 409, body = Problem, description = "`email_taken`"),
@@ -191,6 +192,7 @@ async fn register(
 /// Sign in with a password.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
+        (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 200, body = AuthResponse, description = "Signed in; cookie transport sets cookies instead of returning tokens"),
         (status = 401, body = Problem, description = "`invalid_credentials`"),
         (status = 403, body = Problem, description = "`user_banned` or `email_not_verified` (only after a correct password), or `csrf_failed`"),
@@ -209,6 +211,7 @@ async fn login(
         _ => return Err(ApiError::field("email", "required")),
     };
     let request = SignIn {
+        endpoint: "POST /api/auth/login",
         login,
         password: body.password,
         transport: body.transport.into(),
@@ -254,6 +257,7 @@ fn signed_in_response(state: &AppState, status: StatusCode, signed_in: SignedIn)
 /// Exchange a refresh token for new tokens; the presented one dies.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
+        (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 200, body = TokenResponse),
         (status = 401, body = Problem, description = "`invalid_refresh_token` or `refresh_token_reused`"),
     ))]

@@ -56,6 +56,7 @@ pub struct EmailChangeRequest {
 /// makes the new address the account's, if it is still free.
 #[utoipa::path(post, path = "/api/auth/email/verify", tag = "email", request_body = TokenRequest,
     responses(
+        (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 200, body = Verified),
         (status = 400, body = Problem, description = "`invalid_token`: unknown, used or expired"),
         (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),
@@ -78,6 +79,7 @@ async fn verify_email(
 /// the same whether or not it does, and comes before any work that could tell.
 #[utoipa::path(post, path = "/api/auth/email/verify/resend", tag = "email", request_body = EmailRequest,
     responses(
+        (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 202, body = Accepted),
         (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),
         (status = 422, body = Problem, description = "`validation_failed`: not an email address"),
@@ -89,7 +91,7 @@ async fn resend_verification(
     ClientInfo(client): ClientInfo,
     Json(body): Json<EmailRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
-    email::resend(&state.core, &body.email, client)?;
+    email::resend(&state.core, &body.email, client).await?;
     Ok(accepted())
 }
 
@@ -97,6 +99,7 @@ async fn resend_verification(
 /// address changes only when the link is used.
 #[utoipa::path(post, path = "/api/auth/email/change", tag = "email", request_body = EmailChangeRequest,
     responses(
+        (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 202, body = Accepted),
         (status = 401, body = Problem, description = "`invalid_credentials` (wrong password) or `unauthenticated` (also when the session was revoked before the change committed)"),
         (status = 403, body = Problem, description = "`csrf_failed`: a cookie-authenticated write without the CSRF token, or from a foreign origin"),

@@ -41,6 +41,7 @@ pub struct ResetRequest {
 /// it does, and comes before any work that could tell.
 #[utoipa::path(post, path = "/api/auth/password/forgot", tag = "password", request_body = ForgotRequest,
     responses(
+        (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 202, body = Accepted),
         (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),
         (status = 422, body = Problem, description = "`validation_failed`: not an email address"),
@@ -52,13 +53,14 @@ async fn forgot_password(
     ClientInfo(client): ClientInfo,
     Json(body): Json<ForgotRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
-    password::forgot(&state.core, &body.email, client)?;
+    password::forgot(&state.core, &body.email, client).await?;
     Ok(accepted())
 }
 
 /// Set a new password with an emailed link; every session of the user is revoked.
 #[utoipa::path(post, path = "/api/auth/password/reset", tag = "password", request_body = ResetRequest,
     responses(
+        (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 204, description = "Reset; every session revoked"),
         (status = 400, body = Problem, description = "`invalid_token`: unknown, used or expired"),
         (status = 403, body = Problem, description = "`csrf_failed`: a cross-site browser request"),

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod database;
+mod limits;
 mod mail;
 mod operations;
 mod passwords;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use accounts::AccountConfig;
 pub use database::DatabaseConfig;
+pub use limits::{Group, LimitsConfig, Rates, Switch};
 pub use mail::MailConfig;
 pub use operations::OperationsConfig;
 pub use passwords::PasswordConfig;
@@ -49,6 +51,8 @@ pub struct Config {
     pub mail: MailConfig,
     #[serde(flatten)]
     pub operations: OperationsConfig,
+    #[serde(flatten)]
+    pub limits: LimitsConfig,
 }
 
 /// A setting that cannot be used; the message names it, in one line.
@@ -91,6 +95,7 @@ impl Config {
         self.accounts.role_set()?;
         self.passwords.validate()?;
         self.sessions.validate()?;
+        self.limits.validate()?;
         self.operations.validate(production)
     }
 

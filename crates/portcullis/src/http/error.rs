@@ -96,6 +96,7 @@ impl ApiError {
             EmailTaken | UsernameTaken | LastAdmin => (StatusCode::CONFLICT, "Conflict"),
             Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
             Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "Overloaded"),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
             Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
         };
@@ -119,6 +120,10 @@ impl IntoResponse for ApiError {
                 "an internal error occurred".to_owned()
             }
             other => other.to_string(),
+        };
+        let retry_after = match &self {
+            ApiError::Service(ServiceError::RateLimited { retry_after }) => Some(*retry_after),
+            _ => None,
         };
         let fields = match self {
             ApiError::Service(ServiceError::Invalid(violations)) => Some(violations.into_fields()),
@@ -145,6 +150,11 @@ impl IntoResponse for ApiError {
             }
             StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                if let Some(seconds) = retry_after {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
             }
             _ => {}
         }

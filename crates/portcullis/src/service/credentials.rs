@@ -56,10 +56,18 @@ pub fn chosen(
         .map_err(|rule| ServiceError::field(field, rule.code()))
 }
 
-/// Checks `password` for the account named by `login`. Unknown accounts cost one hash too,
-/// so neither the answer nor its timing tells whether an account exists.
-#[tracing::instrument(name = "check_password", skip_all)]
-pub async fn check(core: &Core, login: &LoginName, password: Password) -> ServiceResult<Verdict> {
+/// The account `login` names, if any, with its password hash, if it has one.
+pub struct Found(Option<(UserRow, Option<StoredPassword>)>);
+
+impl Found {
+    pub fn user_id(&self) -> Option<&UserId> {
+        self.0.as_ref().map(|(user, _)| &user.id)
+    }
+}
+
+/// Looks up the account `login` names: a read, so that limits can be decided on the account
+/// before any hash is spent.
+pub async fn find(core: &Core, login: &LoginName) -> ServiceResult<Found> {
     let found = match login {
         LoginName::Email(_) => {
             core.store
@@ -72,7 +80,16 @@ pub async fn check(core: &Core, login: &LoginName, password: Password) -> Servic
                 .await?
         }
     };
-    let (user, stored) = found.map_or((None, None), |(user, stored)| (Some(user), stored));
+    Ok(Found(found))
+}
+
+/// Checks `password` for the account `find` found. Unknown accounts cost one hash too, so
+/// neither the answer nor its timing tells whether an account exists.
+#[tracing::instrument(name = "check_password", skip_all)]
+pub async fn check(core: &Core, found: Found, password: Password) -> ServiceResult<Verdict> {
+    let (user, stored) = found
+        .0
+        .map_or((None, None), |(user, stored)| (Some(user), stored));
     match (verify(core, stored.clone(), password).await?, user, stored) {
         ((true, rehash), Some(user), Some(stored)) => Ok(Verdict::Valid {
             user: Box::new(user),

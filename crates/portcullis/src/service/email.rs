@@ -9,10 +9,12 @@ use secrecy::{ExposeSecret, SecretString};
 use super::audit::{Action, AuditEvent};
 use super::change::Change;
 use super::credentials;
+use super::limits;
 use super::links::{self, Link};
 use super::password::still_signed_in;
 use super::sessions::Authenticated;
 use super::{Client, Core, ServiceError, ServiceResult};
+use crate::config::Group;
 use crate::mail::Letter;
 
 /// The address a link proved.
@@ -24,6 +26,7 @@ pub struct Verified {
 /// makes the new address the account's, if it is still free.
 #[tracing::instrument(name = "verify_email", skip_all)]
 pub async fn verify(core: &Core, token: &SecretString, client: &Client) -> ServiceResult<Verified> {
+    limits::per_client(core, Group::Link, "POST /api/auth/email/verify", client).await?;
     let now = core.now();
     // Which kind of link this is, found by a read: a token that was never issued (or has
     // expired) is refused without taking the writer.
@@ -82,7 +85,14 @@ pub async fn verify(core: &Core, token: &SecretString, client: &Client) -> Servi
 /// Sends a new verification link if an unverified account has this address. Answers the
 /// same whether or not it does, before any work that could tell.
 #[tracing::instrument(name = "resend_verification", skip_all)]
-pub fn resend(core: &Arc<Core>, email: &str, client: Client) -> ServiceResult<()> {
+pub async fn resend(core: &Arc<Core>, email: &str, client: Client) -> ServiceResult<()> {
+    limits::per_client(
+        core,
+        Group::Mail,
+        "POST /api/auth/email/verify/resend",
+        &client,
+    )
+    .await?;
     let email = Email::parse(email).map_err(|e| ServiceError::field("email", e.code()))?;
     let unverified = |user: &UserRow| !user.email_verified;
     links::send_on_request(
@@ -110,6 +120,7 @@ pub async fn change(
     request: EmailChange,
     client: &Client,
 ) -> ServiceResult<()> {
+    limits::per_client(core, Group::Mail, "POST /api/auth/email/change", client).await?;
     let new_email =
         Email::parse(&request.new_email).map_err(|e| ServiceError::field("new_email", e.code()))?;
     if new_email.lowercase() == auth.user.email.to_lowercase() {

@@ -37,6 +37,9 @@ pub enum ServiceError {
     Invalid(Violations),
     #[error("the server is busy; retry shortly")]
     Overloaded,
+    /// Too many requests of this kind from this client or for this account.
+    #[error("too many requests; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     /// The database cannot be reached (or is shutting down, or stayed locked): the request
     /// may succeed when retried.
     #[error("a service this server depends on is unavailable; retry shortly")]
@@ -69,6 +72,7 @@ impl ServiceError {
             Self::LastAdmin => "last_admin",
             Self::Invalid(_) => "validation_failed",
             Self::Overloaded => "overloaded",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal_error",
         }

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod email;
 pub mod error;
 pub mod import;
+pub mod limits;
 pub mod links;
 pub mod password;
 pub mod policy;
@@ -53,6 +54,7 @@ pub struct Core {
     pub mailer: Arc<Mailer>,
     pub policy: Policy,
     pub background: Background,
+    pub limits: limits::Limits,
 }
 
 impl Core {
@@ -81,6 +83,7 @@ impl Core {
             mailer: Arc::new(Mailer::new(config, derived.mail_encryption)?),
             policy: Policy::from_config(config)?,
             background: Background::new(config.operations.background_tasks),
+            limits: limits::Limits::from_config(config)?,
             clock,
             store,
         })

@@ -9,9 +9,11 @@ use serde_json::json;
 use super::audit::{Action, AuditEvent};
 use super::change::Change;
 use super::credentials;
+use super::limits;
 use super::links::{self, Link};
 use super::sessions::Authenticated;
 use super::{Client, Core, ServiceError, ServiceResult};
+use crate::config::Group;
 use crate::mail::Letter;
 
 pub struct PasswordChange {
@@ -80,7 +82,8 @@ pub(super) async fn still_signed_in(
 /// Sends a reset link if an account has this address. Answers the same whether or not it
 /// does, before any work that could tell: the lookup and the mail happen in the background.
 #[tracing::instrument(name = "forgot_password", skip_all)]
-pub fn forgot(core: &Arc<Core>, email: &str, client: Client) -> ServiceResult<()> {
+pub async fn forgot(core: &Arc<Core>, email: &str, client: Client) -> ServiceResult<()> {
+    limits::per_client(core, Group::Mail, "POST /api/auth/password/forgot", &client).await?;
     let email = Email::parse(email).map_err(|e| ServiceError::field("email", e.code()))?;
     links::send_on_request(
         core,
@@ -100,6 +103,7 @@ pub struct PasswordReset {
 /// Sets a new password with an emailed link; every session of the user ends.
 #[tracing::instrument(name = "reset_password", skip_all)]
 pub async fn reset(core: &Core, request: PasswordReset, client: &Client) -> ServiceResult<()> {
+    limits::per_client(core, Group::Link, "POST /api/auth/password/reset", client).await?;
     use secrecy::ExposeSecret;
     let link = Link::ResetPassword;
     let hash = link

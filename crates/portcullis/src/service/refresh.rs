@@ -8,8 +8,10 @@ use serde_json::json;
 
 use super::audit::{Action, AuditEvent, Outcome};
 use super::change::Change;
+use super::limits;
 use super::sessions::{self, purpose};
 use super::{Client, Core, ServiceError, ServiceResult};
+use crate::config::Group;
 
 /// A new access token and the refresh token that replaces the one presented.
 pub struct Refreshed {
@@ -23,6 +25,7 @@ pub async fn refresh(
     presented: &SecretString,
     client: &Client,
 ) -> ServiceResult<Refreshed> {
+    limits::per_client(core, Group::Refresh, "POST /api/auth/refresh", client).await?;
     let presented =
         PlainToken::parse(presented.expose_secret()).ok_or(ServiceError::InvalidRefreshToken)?;
     let presented_hash = core.token_hasher.hash(purpose::REFRESH, &presented);

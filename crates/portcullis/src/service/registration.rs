@@ -9,9 +9,11 @@ use super::accounts::{self, NewAccount};
 use super::audit::{Action, AuditEvent};
 use super::change::Change;
 use super::credentials;
+use super::limits;
 use super::links::{self, Link};
 use super::sessions::{self, SignedIn, Transport};
 use super::{Client, Core, ServiceError, ServiceResult, Violations};
+use crate::config::Group;
 
 pub struct Registration {
     pub email: String,
@@ -35,6 +37,7 @@ pub async fn register(
     if !core.policy.registration_open {
         return Err(ServiceError::RegistrationDisabled);
     }
+    limits::per_client(core, Group::Register, "POST /api/auth/register", client).await?;
     let mut violations = Violations::default();
     let email = violations.check("email", Email::parse(&registration.email), |e| e.code());
     let password = violations.check(

@@ -9,10 +9,13 @@ use serde_json::json;
 use super::audit::{Action, AuditEvent, Outcome};
 use super::change::{self, Change};
 use super::credentials::{self, LoginName, Verdict};
+use super::limits;
 use super::sessions::{self, SignedIn, Transport};
 use super::{Client, Core, ServiceError, ServiceResult};
 
 pub struct SignIn {
+    /// The endpoint asked, whose budget the attempt spends.
+    pub endpoint: &'static str,
     pub login: LoginName,
     pub password: SecretString,
     pub transport: Transport,
@@ -91,18 +94,25 @@ pub async fn sign_in(
     client: &Client,
 ) -> ServiceResult<SignInOutcome> {
     let password = credentials::offered(&sign_in.password, "password")?;
+    let pseudonym = login_key(core, &sign_in.login);
     let failure = |refusal: Refusal, user: Option<&UserRow>| {
         metrics::counter!(crate::metrics::LOGINS, "outcome" => refusal.reason()).increment(1);
         let event = AuditEvent::new(Action::LoginFailed, client)
             .outcome(refusal.outcome())
-            .login_key(login_key(core, &sign_in.login))
+            .login_key(pseudonym.clone())
             .detail(json!({ "reason": refusal.reason() }));
         match user {
             Some(user) => event.subject(&user.id),
             None => event,
         }
     };
-    let (user, verified, rehash) = match credentials::check(core, &sign_in.login, password).await? {
+    let found = credentials::find(core, &sign_in.login).await?;
+    let account = match found.user_id() {
+        Some(id) => limits::Account::Known(id),
+        None => limits::Account::Unknown(&pseudonym),
+    };
+    limits::sign_in(core, sign_in.endpoint, client, account).await?;
+    let (user, verified, rehash) = match credentials::check(core, found, password).await? {
         Verdict::Valid { user, hash, rehash } => (user, hash, rehash),
         Verdict::Invalid { user } => {
             let event = failure(Refusal::WrongPassword, user.as_deref());

@@ -102,6 +102,9 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     let mut config = Config::default();
     config.server.addr = "127.0.0.1:0".parse().unwrap();
     config.server.data_dir = data_dir;
+    // Most tests sign in and sign up far more often than a client may; the limits' own tests
+    // switch them on.
+    config.limits.rate_limit = portcullis::config::Switch::Off;
     // Plain http on loopback, but cookie tests still check the __Host- names.
     config.server.cookie_secure = true;
     config.database.database_max_connections = 4;

@@ -16,6 +16,7 @@ mod interop;
 mod introspection;
 mod keepalive;
 mod keys;
+mod limits;
 mod metrics;
 mod nodes;
 mod openapi;
