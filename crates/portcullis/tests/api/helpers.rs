@@ -248,6 +248,18 @@ impl TestApp {
         tokens(response.json().await.unwrap())
     }
 
+    /// Gives the signed-in user `username`.
+    pub async fn set_username(&self, access: &str, username: &str) {
+        let patch = self
+            .patch("/api/auth/me")
+            .bearer_auth(access)
+            .json(&json!({"username": username}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(patch.status(), StatusCode::OK);
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Response {
         self.post(
             "/api/auth/login",

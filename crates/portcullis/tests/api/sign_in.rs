@@ -134,14 +134,7 @@ async fn sign_in_by_username() {
     let app = spawn_app().await;
     let email = unique_email();
     let tokens = app.register(&email).await;
-    let patch = app
-        .patch("/api/auth/me")
-        .bearer_auth(&tokens.access)
-        .json(&json!({"username": "ada_l"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(patch.status(), StatusCode::OK);
+    app.set_username(&tokens.access, "ada_l").await;
     let response = app
         .post(
             "/api/auth/login",
