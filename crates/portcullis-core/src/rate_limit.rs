@@ -105,17 +105,20 @@ impl fmt::Display for Rate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Allowed,
-    /// Refused; the next request of this key would be answered after `retry_after`.
+    /// Refused; the next request would be answered after `retry_after`, when the budget at
+    /// index `by` of those checked (the one with the longest wait) has room again.
     Limited {
         retry_after: Duration,
+        by: usize,
     },
 }
 
 impl Decision {
-    /// Refused `ms` milliseconds before the next place frees.
-    fn limited(ms: i64) -> Self {
+    /// Refused by budget `by`, `ms` milliseconds before its next place frees.
+    fn limited(by: usize, ms: i64) -> Self {
         Self::Limited {
             retry_after: Duration::from_millis(ms.max(1).unsigned_abs()),
+            by,
         }
     }
 
@@ -123,7 +126,7 @@ impl Decision {
     pub fn retry_after_secs(self) -> Option<u64> {
         match self {
             Self::Allowed => None,
-            Self::Limited { retry_after } => {
+            Self::Limited { retry_after, .. } => {
                 Some(retry_after.as_millis().div_ceil(1000).max(1) as u64)
             }
         }
@@ -148,23 +151,39 @@ impl MemoryLimiter {
     /// Spends one request of `key`'s budget at `rate` at time `now_ms`, or refuses without
     /// spending anything.
     pub fn check(&self, key: &str, rate: Rate, now_ms: i64) -> Decision {
+        self.check_all(&[(key, rate)], now_ms)
+    }
+
+    /// Spends one request of every budget, `(key, rate)`, at once, or refuses without
+    /// spending any: a request one budget refuses counts against none of the others.
+    pub fn check_all(&self, budgets: &[(&str, Rate)], now_ms: i64) -> Decision {
         let mut tats = self
             .tats
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tat = tats.get(key).copied().unwrap_or(now_ms).max(now_ms);
-        let next = tat + rate.interval_ms();
-        let ahead = next - now_ms;
-        if ahead > rate.tolerance_ms() {
-            return Decision::limited(ahead - rate.tolerance_ms());
-        }
-        if let Some(entry) = tats.get_mut(key) {
-            *entry = next;
-        } else {
-            if tats.len() >= self.capacity {
-                make_room(&mut tats, now_ms, self.capacity);
+        let next = |tats: &HashMap<Box<str>, i64>, key: &str, rate: Rate| {
+            tats.get(key).copied().unwrap_or(now_ms).max(now_ms) + rate.interval_ms()
+        };
+        let mut refused: Option<(usize, i64)> = None;
+        for (by, &(key, rate)) in budgets.iter().enumerate() {
+            let over = next(&tats, key, rate) - now_ms - rate.tolerance_ms();
+            if over > 0 && refused.is_none_or(|(_, longest)| over > longest) {
+                refused = Some((by, over));
             }
-            tats.insert(key.into(), next);
+        }
+        if let Some((by, over)) = refused {
+            return Decision::limited(by, over);
+        }
+        for &(key, rate) in budgets {
+            let after = next(&tats, key, rate);
+            if let Some(entry) = tats.get_mut(key) {
+                *entry = after;
+            } else {
+                if tats.len() >= self.capacity {
+                    make_room(&mut tats, now_ms, self.capacity);
+                }
+                tats.insert(key.into(), after);
+            }
         }
         Decision::Allowed
     }
@@ -292,6 +311,32 @@ mod tests {
             assert_eq!(bad.parse::<Rate>(), Err(InvalidRate), "{bad}");
         }
         assert_eq!(Rate::per_minute(5).unwrap().times(6).unwrap().count(), 30);
+    }
+
+    #[test]
+    fn budgets_checked_together_are_spent_together_or_not_at_all() {
+        let limiter = MemoryLimiter::new(100);
+        let (one, three) = (Rate::per_minute(1).unwrap(), Rate::per_minute(3).unwrap());
+        let budgets = [("client", three), ("account", one)];
+        assert_eq!(limiter.check_all(&budgets, 0), Decision::Allowed);
+        // The account's budget refuses; the client's is not spent by the refusal.
+        for _ in 0..5 {
+            assert!(matches!(
+                limiter.check_all(&budgets, 0),
+                Decision::Limited { by: 1, .. }
+            ));
+        }
+        assert_eq!(
+            limiter.check_all(&[("client", three), ("other", one)], 0),
+            Decision::Allowed
+        );
+        assert_eq!(
+            limiter.check_all(&[("client", three), ("third", one)], 0),
+            Decision::Allowed
+        );
+        let refused = limiter.check_all(&[("client", three), ("fourth", one)], 0);
+        assert!(matches!(refused, Decision::Limited { by: 0, .. }));
+        assert_eq!(refused.retry_after_secs(), Some(20));
     }
 
     #[test]

@@ -62,12 +62,12 @@ pub async fn per_client(
         return Ok(());
     };
     let key = format!("{endpoint}|c|{}", client_key(&core.token_hasher, client));
-    spend(core, &key, rates.of(group), group, client).await
+    spend(core, &[(&key, rates.of(group))], group, client).await
 }
 
-/// Spends one sign-in attempt at `endpoint`: the client's ceiling, then the (client,
-/// account) budget. Both are spent before the password is hashed, so parallel attempts
-/// cannot get more hashes than the budget.
+/// Spends one sign-in attempt at `endpoint` of both the client's ceiling and the (client,
+/// account) budget, or of neither. Both are spent before the password is hashed, so
+/// parallel attempts cannot get more hashes than the budget.
 pub async fn sign_in(
     core: &Core,
     endpoint: &'static str,
@@ -80,28 +80,31 @@ pub async fn sign_in(
     let rate = rates.of(Group::Login);
     let client_key = client_key(&core.token_hasher, client);
     let ceiling = rate.times(LOGIN_CLIENT_FACTOR).unwrap_or(rate);
-    let key = format!("{endpoint}|c|{client_key}");
-    spend(core, &key, ceiling, Group::Login, client).await?;
     let account = match account {
         Account::Known(id) => format!("id:{id}"),
         Account::Unknown(pseudonym) => format!("name:{pseudonym}"),
     };
-    let key = format!("{endpoint}|ca|{client_key}|{account}");
-    spend(core, &key, rate, Group::Login, client).await
+    let per_client = format!("{endpoint}|c|{client_key}");
+    let per_account = format!("{endpoint}|ca|{client_key}|{account}");
+    let budgets = [(per_client.as_str(), ceiling), (per_account.as_str(), rate)];
+    spend(core, &budgets, Group::Login, client).await
 }
 
+/// Spends one request of each budget, or refuses with the longest wait among them, audited
+/// once per window of the budget that refused.
 async fn spend(
     core: &Core,
-    key: &str,
-    rate: Rate,
+    budgets: &[(&str, Rate)],
     group: Group,
     client: &Client,
 ) -> ServiceResult<()> {
     let now = core.now();
-    let decision = core.limits.budgets.check(key, rate, now);
-    let Some(retry_after) = decision.retry_after_secs() else {
+    let decision = core.limits.budgets.check_all(budgets, now);
+    let (Decision::Limited { by, .. }, Some(retry_after)) = (decision, decision.retry_after_secs())
+    else {
         return Ok(());
     };
+    let (key, rate) = budgets[by];
     metrics::counter!(crate::metrics::RATE_LIMITED, "group" => group.as_str()).increment(1);
     let once = Rate::new(1, rate.period()).unwrap_or(rate);
     if core.limits.reported.check(key, once, now) == Decision::Allowed {

@@ -111,6 +111,21 @@ async fn a_client_has_a_ceiling_across_accounts() {
 }
 
 #[tokio::test]
+async fn attempts_refused_for_one_account_do_not_spend_the_client_ceiling() {
+    let app = limited_app(|config| config.limits.rate_limits = Some("login=1/1m".into())).await;
+    let email = unique_email();
+    assert_eq!(login_from(&app, &email, "wrong password!", None).await, 401);
+    // More refusals than the client's ceiling of six: none of them counts against it.
+    for _ in 0..10 {
+        assert_eq!(login_from(&app, &email, "wrong password!", None).await, 429);
+    }
+    assert_eq!(
+        login_from(&app, &unique_email(), "wrong password!", None).await,
+        401
+    );
+}
+
+#[tokio::test]
 async fn spelling_the_path_differently_does_not_dodge_the_limit() {
     let app = limited_app(|config| config.limits.rate_limits = Some("login=1/1m".into())).await;
     let email = unique_email();
