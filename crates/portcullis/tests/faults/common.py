@@ -307,3 +307,11 @@ def sqlite_checks(path, violations, label):
 
 def rmtree(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_unless_kept(tmp):
+    """Removes a test's temporary directory, unless FAULTS_KEEP asks to keep it."""
+    if os.environ.get("FAULTS_KEEP"):
+        log(f"   kept {tmp}")
+    else:
+        rmtree(tmp)

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 
-from common import (exit_on_sigterm, Client, Server, Sink, Violations, log, rmtree, sign_in, sign_up,
+from common import (exit_on_sigterm, remove_unless_kept, Client, Server, Sink, Violations, log, sign_in, sign_up,
                     sqlite_checks, tokens, LIVE_CHILDREN_SQL, FORKS_SQL, REQUEST_TIMEOUT)
 
 # Statuses a request may get from a live server under this load without breaking a rule:
@@ -328,10 +328,7 @@ def main():
     finally:
         server.stop()
         sink.stop()
-        if not os.environ.get("FAULTS_KEEP"):
-            rmtree(tmp)
-        else:
-            log(f"   kept {tmp}")
+        remove_unless_kept(tmp)
     return violations.report(name)
 
 

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from common import (exit_on_sigterm, Client, Server, Violations, free_port, log, rmtree, sign_in, sign_up,
+from common import (exit_on_sigterm, remove_unless_kept, Client, Server, Violations, free_port, log, rmtree, sign_in, sign_up,
                     tokens, REQUEST_TIMEOUT)
 
 RECOVERY_LIMIT = 30.0
@@ -283,10 +283,7 @@ def main():
             server.stop()
         if cluster is not None:
             cluster.destroy()
-        if not os.environ.get("FAULTS_KEEP"):
-            rmtree(tmp)
-        else:
-            log(f"   kept {tmp}")
+        remove_unless_kept(tmp)
     return violations.report(name)
 
 
