@@ -23,6 +23,7 @@ pub struct HashPool {
     admission: Arc<Semaphore>,
     running: Arc<AtomicUsize>,
     capacity: usize,
+    workers: usize,
 }
 
 /// The pool is saturated (or a hash failed to finish); the caller should retry shortly.
@@ -48,7 +49,23 @@ impl HashPool {
             admission: Arc::new(Semaphore::new(workers + queue)),
             running: Arc::new(AtomicUsize::new(0)),
             capacity: workers + queue,
+            workers,
         }
+    }
+
+    /// Hashes running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// The worker threads: how many hashes may run at once.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Hashes that may run or wait at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Hash requests admitted but not yet running.

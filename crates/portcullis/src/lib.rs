@@ -8,6 +8,7 @@ pub mod http;
 pub mod janitor;
 pub mod jwt;
 pub mod keys;
+pub mod limiter;
 pub mod mail;
 pub mod metrics;
 pub mod sealed;

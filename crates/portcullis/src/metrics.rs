@@ -10,6 +10,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 
 use crate::http::middleware::SERVED_METHODS;
+use crate::service::Core;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -21,7 +22,22 @@ pub const REGISTRATIONS: &str = "portcullis_registrations_total";
 pub const REFRESHES: &str = "portcullis_refreshes_total";
 pub const HASH_QUEUE: &str = "portcullis_hash_queue_depth";
 pub const HASH_REJECTIONS: &str = "portcullis_hash_rejections_total";
+pub const HASH_RUNNING: &str = "portcullis_hash_running";
+pub const HASH_WORKERS: &str = "portcullis_hash_workers";
+/// Hashes that may run or wait at once; beyond it, 503 `overloaded`.
+pub const HASH_CAPACITY: &str = "portcullis_hash_capacity";
+/// 1 when the database answered the scrape's queries, else 0.
+pub const DATABASE_UP: &str = "portcullis_database_up";
+/// Always 1, labelled with the version.
+pub const BUILD_INFO: &str = "portcullis_build_info";
+/// Requests answered 429 by a rate limit or a lockout, by group.
 pub const RATE_LIMITED: &str = "portcullis_rate_limited_total";
+/// Lockouts begun (counted at their first refusal).
+pub const LOCKOUTS: &str = "portcullis_lockouts_total";
+/// 1 while this node limits with its own memory because Redis does not answer.
+pub const RATE_LIMIT_DEGRADED: &str = "portcullis_rate_limit_degraded";
+/// Calls to Redis that failed or timed out.
+pub const REDIS_ERRORS: &str = "portcullis_redis_errors_total";
 pub const ACTIVE_SESSIONS: &str = "portcullis_active_sessions";
 pub const AUDIT_EVENTS: &str = "portcullis_audit_events_total";
 pub const MAIL_SENT: &str = "portcullis_mail_sent_total";
@@ -75,8 +91,36 @@ pub fn handle() -> &'static PrometheusHandle {
         // Another recorder may already be installed by an embedding application; then ours
         // still renders whatever this module records through it.
         let _ = metrics::set_global_recorder(recorder);
+        metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         handle
     })
+}
+
+/// Sets the gauges that are cheaper to read at scrape time than to keep up to date. Those
+/// read from the database keep their last value while it does not answer, so that a scrape
+/// still answers, with `portcullis_database_up` at 0.
+pub async fn sample(core: &Core) {
+    let hashing = &core.hashing;
+    metrics::gauge!(HASH_QUEUE).set(hashing.queue_depth() as f64);
+    metrics::gauge!(HASH_RUNNING).set(hashing.running() as f64);
+    metrics::gauge!(HASH_WORKERS).set(hashing.workers() as f64);
+    metrics::gauge!(HASH_CAPACITY).set(hashing.capacity() as f64);
+    let (sessions, outbox) = tokio::join!(
+        core.store.count_live_sessions(core.liveness()),
+        core.store.outbox_counts()
+    );
+    match (sessions, outbox) {
+        (Ok(sessions), Ok(outbox)) => {
+            metrics::gauge!(ACTIVE_SESSIONS).set(sessions as f64);
+            metrics::gauge!(MAIL_PENDING).set(outbox.pending as f64);
+            metrics::gauge!(MAIL_FAILED).set(outbox.failed as f64);
+            metrics::gauge!(DATABASE_UP).set(1.0);
+        }
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::warn!(%err, "metrics: the database does not answer");
+            metrics::gauge!(DATABASE_UP).set(0.0);
+        }
+    }
 }
 
 /// Inner layer on matched routes: hands the route template to [`track`] via the response.

@@ -59,7 +59,8 @@ pub struct Application {
     metrics: Option<(TcpListener, Router)>,
     router: Router,
     store: Store,
-    reloader: tokio::task::JoinHandle<()>,
+    /// Loops that only read (key reloads, the Redis probe): stopped at shutdown.
+    tickers: Vec<tokio::task::JoinHandle<()>>,
     /// Background work (mail delivery, pruning) that finishes its step when told to stop.
     workers: Vec<tokio::task::JoinHandle<()>>,
     /// Work requests handed off after answering; waited for at shutdown.
@@ -79,6 +80,10 @@ impl Application {
             options.clock.clone(),
             config.tokens.key_reload_interval,
         ));
+        let limiter_probe = tokio::spawn({
+            let core = core.clone();
+            async move { core.limits.limiter.watch().await }
+        });
         let (stop, stopped) = watch::channel(false);
         let delivery = Delivery {
             store: store.clone(),
@@ -118,7 +123,7 @@ impl Application {
         };
         let router = router(state)?;
         Ok(Self {
-            reloader,
+            tickers: vec![reloader, limiter_probe],
             listener,
             metrics,
             router,
@@ -175,7 +180,9 @@ impl Application {
         for worker in self.workers {
             let _ = worker.await;
         }
-        self.reloader.abort();
+        for ticker in self.tickers {
+            ticker.abort();
+        }
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())

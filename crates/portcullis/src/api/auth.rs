@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::views::{SessionView, Transport as TransportField, UserView};
+use super::views::{Accepted, SessionView, Transport as TransportField, UserView, accepted};
 use crate::http::auth::{Auth, ClientInfo, SameOrigin};
 use crate::http::error::Problem;
 use crate::http::{ApiError, ApiResult, Json};
@@ -52,6 +52,9 @@ pub struct LoginRequest {
     #[serde(default)]
     transport: TransportField,
 }
+
+/// What a quiet sign-up says, whatever the address.
+const SIGN_UP_ACCEPTED: &str = "Check your inbox: a message tells you how to continue.";
 
 /// A new account that must verify its email before signing in.
 #[derive(Debug, Serialize, ToSchema)]
@@ -162,6 +165,7 @@ pub struct RefreshRequest {
     responses(
         (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 201, body = RegisterResponse, description = "Account created and signed in; `{user}` alone where verification is required first"),
+        (status = 202, body = Accepted, description = "Quiet sign-up (`PORTCULLIS_QUIET_SIGNUP`): the same answer for a new and a taken address; the next step arrives by mail"),
         (status = 403, body = Problem, description = "`registration_disabled` or `csrf_failed`"),
         (status = 409, body = Problem, description = "`email_taken`"),
         (status = 422, body = Problem, description = "`validation_failed`"),
@@ -179,20 +183,24 @@ async fn register(
         name: body.name,
         transport: body.transport.into(),
     };
-    let registered = registration::register(&state.core, registration, &client).await?;
-    Ok(match registered.signed_in {
-        Some(signed_in) => signed_in_response(&state, StatusCode::CREATED, signed_in),
-        None => {
-            let user = UserView::new(registered.user, state.core.now());
-            (StatusCode::CREATED, axum::Json(Registered { user })).into_response()
-        }
-    })
+    Ok(
+        match registration::register(&state.core, registration, &client).await? {
+            registration::Registered::SignedIn(signed_in) => {
+                signed_in_response(&state, StatusCode::CREATED, *signed_in)
+            }
+            registration::Registered::Unverified(user) => {
+                let user = UserView::new(*user, state.core.now());
+                (StatusCode::CREATED, axum::Json(Registered { user })).into_response()
+            }
+            registration::Registered::Accepted => accepted(SIGN_UP_ACCEPTED).into_response(),
+        },
+    )
 }
 
 /// Sign in with a password.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
+        (status = 429, body = Problem, description = "`rate_limited`: too many attempts, or the account is locked out after repeated failures; retry after `Retry-After` seconds"),
         (status = 200, body = AuthResponse, description = "Signed in; cookie transport sets cookies instead of returning tokens"),
         (status = 401, body = Problem, description = "`invalid_credentials`"),
         (status = 403, body = Problem, description = "`user_banned` or `email_not_verified` (only after a correct password), or `csrf_failed`"),

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::views::{Accepted, accepted};
+use super::views::{Accepted, MAIL_ON_ITS_WAY, accepted};
 use crate::http::auth::{Auth, ClientInfo, SameOrigin};
 use crate::http::error::Problem;
 use crate::http::{ApiResult, Json};
@@ -92,7 +92,7 @@ async fn resend_verification(
     Json(body): Json<EmailRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
     email::resend(&state.core, &body.email, client).await?;
-    Ok(accepted())
+    Ok(accepted(MAIL_ON_ITS_WAY))
 }
 
 /// Ask to change the address: a link goes to the new address and a notice to the old; the
@@ -118,5 +118,5 @@ async fn change_email(
         password: body.password,
     };
     email::change(&state.core, &auth, request, &client).await?;
-    Ok(accepted())
+    Ok(accepted(MAIL_ON_ITS_WAY))
 }

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::http::client_ip::is_direct_loopback;
 use crate::http::{ApiError, ApiResult, bearer_token};
+use crate::limiter::SharedState;
 use crate::metrics::{self, MetricsListener};
 use crate::service::ServiceError;
 use crate::state::AppState;
@@ -38,6 +39,10 @@ pub struct Readiness {
     status: &'static str,
     /// `ok` or `unavailable`.
     database: &'static str,
+    /// `ok` or `degraded` (limits are per node until Redis answers); only where Redis is
+    /// configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,29 +76,36 @@ async fn health() -> axum::Json<Health> {
     })
 }
 
-/// Readiness: 200 when the database answers, else 503 naming what failed.
+/// Readiness: 200 when the database answers, else 503 naming what failed. A Redis that does
+/// not answer leaves the node ready (it limits with its own memory meanwhile) and shows as
+/// `degraded`.
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
-    match state.core.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            axum::Json(Readiness {
-                status: "ok",
-                database: "ok",
-            }),
-        ),
+    let (database, redis) =
+        tokio::join!(state.core.store.ping(), state.core.limits.limiter.probe());
+    let redis = redis.map(|shared| match shared {
+        SharedState::Ok => "ok",
+        SharedState::Degraded => "degraded",
+    });
+    let (status, body) = match database {
+        Ok(()) => (StatusCode::OK, ("ok", "ok")),
         Err(err) => {
             tracing::warn!(%err, "readiness: database unreachable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(Readiness {
-                    status: "unavailable",
-                    database: "unavailable",
-                }),
+                ("unavailable", "unavailable"),
             )
         }
-    }
+    };
+    (
+        status,
+        axum::Json(Readiness {
+            status: body.0,
+            database: body.1,
+            redis,
+        }),
+    )
 }
 
 /// Public settings for sign-in and sign-up screens.
@@ -136,14 +148,7 @@ pub async fn prometheus(
     if !allowed {
         return Err(ServiceError::Unauthenticated.into());
     }
-    // Gauges that are cheaper to read at scrape time than to keep up to date.
-    let core = &state.core;
-    let sessions = core.store.count_live_sessions(core.liveness()).await?;
-    ::metrics::gauge!(metrics::ACTIVE_SESSIONS).set(sessions as f64);
-    ::metrics::gauge!(metrics::HASH_QUEUE).set(core.hashing.queue_depth() as f64);
-    let outbox = core.store.outbox_counts().await?;
-    ::metrics::gauge!(metrics::MAIL_PENDING).set(outbox.pending as f64);
-    ::metrics::gauge!(metrics::MAIL_FAILED).set(outbox.failed as f64);
+    metrics::sample(&state.core).await;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         metrics::handle().render(),

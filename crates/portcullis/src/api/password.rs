@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::views::{Accepted, accepted};
+use super::views::{Accepted, MAIL_ON_ITS_WAY, accepted};
 use crate::http::auth::{ClientInfo, SameOrigin};
 use crate::http::error::Problem;
 use crate::http::{ApiResult, Json};
@@ -54,7 +54,7 @@ async fn forgot_password(
     Json(body): Json<ForgotRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
     password::forgot(&state.core, &body.email, client).await?;
-    Ok(accepted())
+    Ok(accepted(MAIL_ON_ITS_WAY))
 }
 
 /// Set a new password with an emailed link; every session of the user is revoked.

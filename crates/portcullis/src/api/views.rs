@@ -101,7 +101,8 @@ impl SessionView {
     }
 }
 
-/// The answer to requests that send mail only when an account exists: the same either way.
+/// The answer to requests whose outcome goes by mail: the same whether or not the account
+/// exists.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {
     #[schema(example = "accepted")]
@@ -109,13 +110,16 @@ pub struct Accepted {
     pub message: &'static str,
 }
 
-/// 202 with the [`Accepted`] body.
-pub fn accepted() -> (axum::http::StatusCode, axum::Json<Accepted>) {
+/// What the mail-sending requests say: the same whether or not the account exists.
+pub const MAIL_ON_ITS_WAY: &str = "If an account exists for this address, a message is on its way.";
+
+/// 202 with an [`Accepted`] body saying `message`.
+pub fn accepted(message: &'static str) -> (axum::http::StatusCode, axum::Json<Accepted>) {
     (
         axum::http::StatusCode::ACCEPTED,
         axum::Json(Accepted {
             status: "accepted",
-            message: "If an account exists for this address, a message is on its way.",
+            message,
         }),
     )
 }

@@ -20,6 +20,9 @@ pub struct AccountConfig {
     pub require_email_verification: Option<bool>,
     /// The product's name in mail, pages and the password policy.
     pub product_name: String,
+    /// Sign-up answers alike for new and existing addresses (202); the owner of an existing
+    /// one is told by mail. Needs verification before sign-in.
+    pub quiet_signup: bool,
 }
 
 impl Default for AccountConfig {
@@ -30,6 +33,7 @@ impl Default for AccountConfig {
             default_role: "user".into(),
             require_email_verification: None,
             product_name: "Portcullis".into(),
+            quiet_signup: false,
         }
     }
 }

@@ -1,6 +1,9 @@
-//! Rate limits: on or off, and the budget of each group of endpoints.
+//! Rate limits and lockouts: on or off, the budget of each group of endpoints, and when a
+//! run of failed sign-ins locks an account key.
 
-use portcullis_core::rate_limit::Rate;
+use std::time::Duration;
+
+use portcullis_core::rate_limit::{LockoutPolicy, Rate};
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
@@ -14,13 +17,29 @@ pub enum Switch {
     Off,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct LimitsConfig {
     /// Rate limits and lockouts, both.
     pub rate_limit: Switch,
     /// Overrides of the groups' budgets: `login=10/1m,register=20/1h`.
     pub rate_limits: Option<String>,
+    /// Consecutive failed sign-ins for one account key before it is locked.
+    pub lockout_threshold: u32,
+    /// The longest lockout; each lockout doubles from a minute up to it.
+    #[serde(with = "humantime_serde")]
+    pub lockout_max: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: Switch::On,
+            rate_limits: None,
+            lockout_threshold: 10,
+            lockout_max: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 /// The endpoints that share one kind of budget (each endpoint still counts apart).
@@ -32,15 +51,18 @@ pub enum Group {
     Mail,
     Link,
     Refresh,
+    /// The start and callback of social sign-in.
+    Oauth,
 }
 
 impl Group {
-    const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Login,
         Self::Register,
         Self::Mail,
         Self::Link,
         Self::Refresh,
+        Self::Oauth,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +72,7 @@ impl Group {
             Self::Mail => "mail",
             Self::Link => "link",
             Self::Refresh => "refresh",
+            Self::Oauth => "oauth",
         }
     }
 
@@ -59,13 +82,14 @@ impl Group {
             Self::Login | Self::Register | Self::Mail => 5,
             Self::Link => 10,
             Self::Refresh => 60,
+            Self::Oauth => 20,
         }
     }
 }
 
 /// Each group's rate, defaults replaced by the overrides.
 #[derive(Debug, Clone)]
-pub struct Rates([Rate; 5]);
+pub struct Rates([Rate; Group::ALL.len()]);
 
 impl Rates {
     pub fn of(&self, group: Group) -> Rate {
@@ -97,7 +121,9 @@ impl LimitsConfig {
             let group = Group::ALL
                 .into_iter()
                 .find(|group| group.as_str() == name.trim())
-                .ok_or_else(|| invalid("no such group (login, register, mail, link, refresh)"))?;
+                .ok_or_else(|| {
+                    invalid("no such group (login, register, mail, link, refresh, oauth)")
+                })?;
             rates[group as usize] = rate
                 .parse()
                 .map_err(|e: portcullis_core::rate_limit::InvalidRate| invalid(&e.to_string()))?;
@@ -105,8 +131,17 @@ impl LimitsConfig {
         Ok(Rates(rates))
     }
 
+    pub fn lockout(&self) -> Result<LockoutPolicy, ConfigError> {
+        LockoutPolicy::new(self.lockout_threshold, self.lockout_max).map_err(|_| {
+            ConfigError::new(
+                "PORTCULLIS_LOCKOUT_THRESHOLD must be at least 1 and PORTCULLIS_LOCKOUT_MAX from 1s to 1d",
+            )
+        })
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.rates().map(drop)
+        self.rates()?;
+        self.lockout().map(drop)
     }
 }
 
@@ -116,8 +151,8 @@ mod tests {
 
     fn limits(overrides: &str) -> LimitsConfig {
         LimitsConfig {
-            rate_limit: Switch::On,
             rate_limits: Some(overrides.to_owned()),
+            ..LimitsConfig::default()
         }
     }
 

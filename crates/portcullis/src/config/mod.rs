@@ -10,6 +10,7 @@ mod limits;
 mod mail;
 mod operations;
 mod passwords;
+mod redis;
 mod server;
 mod sessions;
 mod tokens;
@@ -27,6 +28,7 @@ pub use limits::{Group, LimitsConfig, Rates, Switch};
 pub use mail::MailConfig;
 pub use operations::OperationsConfig;
 pub use passwords::PasswordConfig;
+pub use redis::RedisConfig;
 pub use server::{Mode, ServerConfig};
 pub use sessions::SessionConfig;
 pub use tokens::{TokenConfig, decode_secret};
@@ -53,6 +55,8 @@ pub struct Config {
     pub operations: OperationsConfig,
     #[serde(flatten)]
     pub limits: LimitsConfig,
+    #[serde(flatten)]
+    pub redis: RedisConfig,
 }
 
 /// A setting that cannot be used; the message names it, in one line.
@@ -67,7 +71,7 @@ impl ConfigError {
 }
 
 /// Variables read without the `PORTCULLIS_` prefix.
-const UNPREFIXED: &[&str] = &["DATABASE_URL"];
+const UNPREFIXED: &[&str] = &["DATABASE_URL", "REDIS_URL"];
 
 impl Config {
     /// Reads the TOML file named by `PORTCULLIS_CONFIG`, then the environment.
@@ -93,9 +97,15 @@ impl Config {
         self.tokens.validate(production)?;
         self.mail.validate(production, &self.server.public_url)?;
         self.accounts.role_set()?;
+        if self.accounts.quiet_signup && !self.require_email_verification() {
+            return Err(ConfigError::new(
+                "PORTCULLIS_QUIET_SIGNUP needs PORTCULLIS_REQUIRE_EMAIL_VERIFICATION=true: a quiet sign-up cannot sign in at once",
+            ));
+        }
         self.passwords.validate()?;
         self.sessions.validate()?;
         self.limits.validate()?;
+        self.redis.validate()?;
         self.operations.validate(production)
     }
 
@@ -233,6 +243,17 @@ mod tests {
     }
 
     #[test]
+    fn quiet_sign_up_needs_verification_before_sign_in() {
+        let mut config = Config::default();
+        config.accounts.quiet_signup = true;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("PORTCULLIS_QUIET_SIGNUP"), "{err}");
+        config.accounts.require_email_verification = Some(true);
+        assert!(config.validate().is_ok());
+        assert!(production().validate().is_ok());
+    }
+
+    #[test]
     fn the_default_role_can_never_be_admin() {
         let mut config = Config::default();
         config.accounts.default_role = "admin".into();
@@ -343,6 +364,7 @@ mod tests {
         config.operations.metrics_token = Some(CANARY.into());
         config.mail.smtp_url = Some(format!("smtp://u:{CANARY}@mail.example.com").into());
         config.database.database_url = Some(format!("postgres://u:{CANARY}@db/x").into());
+        config.redis.redis_url = Some(format!("redis://u:{CANARY}@cache:6379/0").into());
         assert!(!format!("{config:?}").contains(CANARY));
         assert!(!format!("{config:#?}").contains(CANARY));
         assert!(!format!("{:?}", config.describe()).contains(CANARY));

@@ -37,6 +37,11 @@ pub enum Letter<'a> {
     },
     PasswordChanged,
     PasswordReset,
+    /// To the owner of an address someone tried to sign up with (quiet sign-up): sign in, or
+    /// reset the password with the link.
+    AccountExists {
+        token: &'a PlainToken,
+    },
 }
 
 impl Letter<'_> {
@@ -48,6 +53,7 @@ impl Letter<'_> {
             Self::EmailChangeRequested { .. } => "email_change_requested",
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
+            Self::AccountExists { .. } => "account_exists",
         }
     }
 }
@@ -244,6 +250,20 @@ impl Mailer {
                 )],
                 action: None,
                 outro: vec![not_you_reset],
+            },
+            Letter::AccountExists { token } => Content {
+                subject: format!("You already have a {product} account"),
+                intro: vec![format!(
+                    "Someone tried to create a {product} account with {to}, which already has one. If it was you, sign in with your password, or choose a new one."
+                )],
+                action: Some(Action {
+                    label: "Choose a new password",
+                    url: link(&self.reset_url, token),
+                }),
+                outro: vec![
+                    expires(self.reset_ttl),
+                    "If it was not you, ignore this message: nothing has changed.".into(),
+                ],
             },
             Letter::PasswordChanged => Content {
                 subject: format!("Your {product} password was changed"),

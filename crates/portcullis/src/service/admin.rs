@@ -12,6 +12,7 @@ use super::accounts::{self, NewAccount};
 use super::audit::{Action, AuditEvent};
 use super::change::Change;
 use super::credentials;
+use super::limits;
 use super::sessions::Authenticated;
 use super::{Client, Core, ServiceError, ServiceResult, Violations};
 
@@ -214,6 +215,22 @@ pub async fn act(
     }
     change.commit().await?;
     Ok(after)
+}
+
+/// Lifts a sign-in lockout of user `target` at once (answered alike whether one held);
+/// `account.unlocked` is recorded when one did.
+#[tracing::instrument(name = "admin_unlock", skip_all, fields(target = %target))]
+pub async fn unlock(
+    core: &Core,
+    admin: &Authenticated,
+    target: &UserId,
+    client: &Client,
+) -> ServiceResult<()> {
+    user(core, target).await?;
+    let unlocked = AuditEvent::by_admin(Action::AccountUnlocked, client, &admin.user.id, target)
+        .detail(json!({ "by": "admin" }));
+    limits::unlock(core, target, unlocked).await?;
+    Ok(())
 }
 
 /// `portcullis admin create`: the only way to make the first admin. The operator vouches for

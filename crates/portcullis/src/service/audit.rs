@@ -58,6 +58,7 @@ actions! {
     SessionsRevoked => "admin.sessions_revoked",
     UserDeleted => "admin.user_deleted",
     AccountLocked => "account.locked",
+    AccountUnlocked => "account.unlocked",
     RateLimitExceeded => "rate_limit.exceeded",
 }
 
@@ -190,7 +191,7 @@ mod tests {
         for action in Action::ALL {
             assert_eq!(Action::parse(action.as_str()), Some(*action));
         }
-        assert_eq!(Action::ALL.len(), 25);
+        assert_eq!(Action::ALL.len(), 26);
         assert_eq!(Action::parse("user.nope"), None);
     }
 }

@@ -16,6 +16,9 @@ pub enum Link {
     ResetPassword,
     /// Confirms a new address; the token row keeps the address it was sent to.
     ChangeEmail,
+    /// A reset link, in the letter that tells the owner of an address that someone tried to
+    /// sign up with it (quiet sign-up).
+    AccountExists,
 }
 
 impl Link {
@@ -23,7 +26,7 @@ impl Link {
     pub fn kind(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify_email",
-            Self::ResetPassword => "reset_password",
+            Self::ResetPassword | Self::AccountExists => "reset_password",
             Self::ChangeEmail => "change_email",
         }
     }
@@ -31,7 +34,7 @@ impl Link {
     fn ttl_ms(self, core: &Core) -> i64 {
         match self {
             Self::VerifyEmail | Self::ChangeEmail => core.policy.verify_link_ms,
-            Self::ResetPassword => core.policy.reset_link_ms,
+            Self::ResetPassword | Self::AccountExists => core.policy.reset_link_ms,
         }
     }
 
@@ -40,6 +43,7 @@ impl Link {
             Self::VerifyEmail => Letter::VerifyEmail { token },
             Self::ResetPassword => Letter::ResetPassword { token },
             Self::ChangeEmail => Letter::ConfirmNewEmail { token },
+            Self::AccountExists => Letter::AccountExists { token },
         }
     }
 

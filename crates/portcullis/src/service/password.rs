@@ -142,5 +142,15 @@ pub async fn reset(core: &Core, request: PasswordReset, client: &Client) -> Serv
     change
         .send(Letter::PasswordReset, &user.email, &user.id)
         .await?;
-    change.commit().await
+    change.commit().await?;
+    // A reset ends a lockout of the account too. Should the shared store not answer, the
+    // lockout runs out by itself; the reset stands.
+    let unlocked = AuditEvent::by_user(Action::AccountUnlocked, client, &user.id)
+        .detail(json!({ "by": "password_reset" }));
+    if limits::unlock(core, &user.id, unlocked).await.is_err() {
+        tracing::warn!(
+            "a password reset could not lift a lockout: the rate-limit store does not answer"
+        );
+    }
+    Ok(())
 }

@@ -1,12 +1,16 @@
 //! Sign-up: a new account, its verification link, and (unless the address must be verified
-//! first) a session.
+//! first) a session. Quiet sign-up answers before anything depends on whether the address is
+//! taken, and settles the rest by mail.
+
+use std::sync::Arc;
 
 use portcullis_core::{DisplayName, Email, Password};
 use portcullis_store::UserRow;
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
 
 use super::accounts::{self, NewAccount};
-use super::audit::{Action, AuditEvent};
+use super::audit::{Action, AuditEvent, Outcome};
 use super::change::Change;
 use super::credentials;
 use super::limits;
@@ -22,15 +26,20 @@ pub struct Registration {
     pub transport: Transport,
 }
 
-/// The new account, signed in unless verification is required before sign-in.
-pub struct Registered {
-    pub user: UserRow,
-    pub signed_in: Option<SignedIn>,
+/// What became of a sign-up.
+pub enum Registered {
+    /// The new account, signed in.
+    SignedIn(Box<SignedIn>),
+    /// The new account, which must verify its address before it signs in.
+    Unverified(Box<UserRow>),
+    /// Quiet sign-up: accepted alike whether the address was new or taken; what happened is
+    /// told by mail (a verification link, or to the owner, a note with a reset link).
+    Accepted,
 }
 
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn register(
-    core: &Core,
+    core: &Arc<Core>,
     registration: Registration,
     client: &Client,
 ) -> ServiceResult<Registered> {
@@ -58,12 +67,37 @@ pub async fn register(
     let (Some(email), Some(password), Some(name)) = (email, password, name) else {
         return Err(ServiceError::Invalid(violations));
     };
+    // Hashed whether or not the address is taken, so that quiet sign-up costs the same.
     let credential = credentials::hash(core, password).await?;
     let account = NewAccount::new(email, core.policy.roles.default_role().clone(), core.now())
         .name(name)
         .password(Some(credential));
+    if core.policy.quiet_signup {
+        let (core, client) = (core.clone(), client.clone());
+        core.clone().background.spawn("quiet_signup", async move {
+            settle_quietly(&core, account, &client).await
+        })?;
+        return Ok(Registered::Accepted);
+    }
     let mut change = Change::begin(core).await?;
-    let user = accounts::create(&mut change, &account).await?;
+    let user = create_and_verify(core, &mut change, &account, client).await?;
+    if core.policy.require_email_verification {
+        change.commit().await?;
+        return Ok(Registered::Unverified(Box::new(user)));
+    }
+    let opened = sessions::open(core, &mut change, &user, registration.transport, client).await?;
+    change.commit().await?;
+    Ok(Registered::SignedIn(Box::new(opened.finish(core, user)?)))
+}
+
+/// Creates the account in `change` with its verification link, both recorded.
+async fn create_and_verify(
+    core: &Core,
+    change: &mut Change<'_>,
+    account: &NewAccount,
+    client: &Client,
+) -> ServiceResult<UserRow> {
+    let user = accounts::create(change, account).await?;
     change
         .audit(AuditEvent::by_user(
             Action::UserRegistered,
@@ -71,7 +105,7 @@ pub async fn register(
             &user.id,
         ))
         .await?;
-    links::send_link(core, &mut change, Link::VerifyEmail, &user.id, &user.email).await?;
+    links::send_link(core, change, Link::VerifyEmail, &user.id, &user.email).await?;
     change
         .audit(AuditEvent::by_user(
             Action::EmailVerificationSent,
@@ -80,17 +114,35 @@ pub async fn register(
         ))
         .await?;
     metrics::counter!(crate::metrics::REGISTRATIONS).increment(1);
-    if core.policy.require_email_verification {
-        change.commit().await?;
-        return Ok(Registered {
-            user,
-            signed_in: None,
-        });
+    Ok(user)
+}
+
+/// After a quiet sign-up has been answered: the new account and its verification link, or,
+/// for an address that has an account, a note to its owner with a reset link (at most one
+/// per mail cooldown) instead of a second account.
+async fn settle_quietly(core: &Core, account: NewAccount, client: &Client) -> ServiceResult<()> {
+    let mut change = Change::begin(core).await?;
+    match create_and_verify(core, &mut change, &account, client).await {
+        Ok(_) => return change.commit().await,
+        Err(ServiceError::EmailTaken) => drop(change),
+        Err(other) => return Err(other),
     }
-    let opened = sessions::open(core, &mut change, &user, registration.transport, client).await?;
-    change.commit().await?;
-    Ok(Registered {
-        signed_in: Some(opened.finish(core, user.clone())?),
-        user,
-    })
+    let Some(owner) = core.store.user_by_email(account.email().as_str()).await? else {
+        return Ok(());
+    };
+    let mut change = Change::begin(core).await?;
+    let mailed = links::send_link_once(
+        core,
+        &mut change,
+        Link::AccountExists,
+        &owner.id,
+        &owner.email,
+    )
+    .await?;
+    let event = AuditEvent::new(Action::UserRegistered, client)
+        .subject(&owner.id)
+        .outcome(Outcome::Denied)
+        .detail(json!({ "reason": "email_taken", "owner_notified": mailed }));
+    change.audit(event).await?;
+    change.commit().await
 }

@@ -107,13 +107,17 @@ pub async fn sign_in(
         }
     };
     let found = credentials::find(core, &sign_in.login).await?;
-    let account = match found.user_id() {
-        Some(id) => limits::Account::Known(id),
-        None => limits::Account::Unknown(&pseudonym),
+    let account = limits::Account {
+        id: found.user_id(),
+        pseudonym: &pseudonym,
     };
-    limits::sign_in(core, sign_in.endpoint, client, account).await?;
+    let attempt = limits::sign_in(core, sign_in.endpoint, client, account).await?;
     let (user, verified, rehash) = match credentials::check(core, found, password).await? {
-        Verdict::Valid { user, hash, rehash } => (user, hash, rehash),
+        Verdict::Valid { user, hash, rehash } => {
+            // The password is right, whatever policy says next: the run of failures is over.
+            attempt.succeeded(core).await;
+            (user, hash, rehash)
+        }
         Verdict::Invalid { user } => {
             let event = failure(Refusal::WrongPassword, user.as_deref());
             change::record(core, event).await?;

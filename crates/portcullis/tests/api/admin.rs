@@ -76,7 +76,7 @@ async fn every_admin_path_refuses_anonymous_and_non_admin_callers() {
         assert_problem(with_cookies, 403, "forbidden").await;
         checked += 1;
     }
-    assert_eq!(checked, 12, "admin operations in the document");
+    assert_eq!(checked, 13, "admin operations in the document");
 }
 
 #[tokio::test]
@@ -300,5 +300,5 @@ async fn every_admin_path_with_an_unknown_id_is_not_found() {
         assert_problem(response, 404, "not_found").await;
         checked += 1;
     }
-    assert_eq!(checked, 9, "admin operations on one user");
+    assert_eq!(checked, 10, "admin operations on one user");
 }

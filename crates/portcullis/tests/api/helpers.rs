@@ -60,11 +60,20 @@ pub fn client() -> Client {
 
 /// The PostgreSQL URL to test against; when CI says PostgreSQL is expected, its absence fails.
 pub fn postgres_url() -> Option<String> {
-    let url = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if url.is_none() && std::env::var("TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-        panic!("TEST_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set");
+    service_url("TEST_DATABASE_URL", "TEST_REQUIRE_POSTGRES")
+}
+
+/// The Redis to share limits through, from `TEST_REDIS_URL`; when CI says Redis is expected
+/// (`TEST_REQUIRE_REDIS=1`), its absence fails.
+pub fn redis_url() -> Option<String> {
+    service_url("TEST_REDIS_URL", "TEST_REQUIRE_REDIS")
+}
+
+/// The URL in `variable`, if set; a failure when `required` is `1` and it is not.
+fn service_url(variable: &str, required: &str) -> Option<String> {
+    let url = std::env::var(variable).ok().filter(|u| !u.is_empty());
+    if url.is_none() && std::env::var(required).is_ok_and(|v| v == "1") {
+        panic!("{required}=1 but {variable} is not set");
     }
     url
 }
@@ -112,6 +121,11 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     config.tokens.key_reload_interval = std::time::Duration::from_millis(100);
     // Mail queued by another node is found quickly.
     config.mail.mail_poll_interval = std::time::Duration::from_millis(100);
+    // With TEST_REDIS_URL, limits live in Redis, under keys of this app's own.
+    if let Some(url) = redis_url() {
+        config.redis.redis_url = Some(url.into());
+        config.redis.redis_prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
+    }
     config
 }
 
@@ -235,17 +249,30 @@ impl TestApp {
         self.client.post(self.url(path)).json(body)
     }
 
+    /// POST /api/auth/register with `email` and `password`.
+    pub async fn register_with(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/auth/register",
+            &json!({"email": email, "password": password}),
+        )
+        .send()
+        .await
+        .unwrap()
+    }
+
     pub async fn register(&self, email: &str) -> Tokens {
-        let response = self
-            .post(
-                "/api/auth/register",
-                &json!({"email": email, "password": PASSWORD}),
-            )
-            .send()
-            .await
-            .unwrap();
+        let response = self.register_with(email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         tokens(response.json().await.unwrap())
+    }
+
+    /// POST /api/auth/logout with a bearer token.
+    pub async fn logout(&self, access: &str) -> Response {
+        self.post_empty("/api/auth/logout")
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Gives the signed-in user `username`.

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-fn header(token: &str) -> Value {
+pub fn header(token: &str) -> Value {
     let first = token.split('.').next().unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(first).unwrap()).unwrap()
 }
@@ -41,7 +41,7 @@ async fn wait_for_keys(app: &TestApp, count: usize) -> Vec<Value> {
 }
 
 /// Runs the `portcullis` binary against the test app's database and secret.
-fn cli(app: &TestApp, args: &[&str]) -> String {
+pub fn cli(app: &TestApp, args: &[&str]) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(args)
         .env_clear()

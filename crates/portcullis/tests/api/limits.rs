@@ -274,3 +274,43 @@ async fn switched_off_nothing_is_limited() {
         assert_eq!(login_from(&app, &email, "wrong password!", None).await, 401);
     }
 }
+
+#[tokio::test]
+async fn a_refused_attempt_waits_for_no_hash_while_the_hash_pool_is_full() {
+    // One hash at a time and none waiting, each taking a good part of a second.
+    let app = limited_app(|config| {
+        config.limits.rate_limits = Some("login=1/1m".into());
+        config.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        config.passwords.hash_workers = Some(1);
+        config.passwords.hash_queue = Some(0);
+        config.passwords.hash_iterations = 40;
+    })
+    .await;
+    let email = unique_email();
+    let spent = "198.51.100.1";
+    assert_eq!(
+        login_from(&app, &email, "wrong password!", Some(spent)).await,
+        401
+    );
+    for round in 0..20 {
+        // Occupy the only worker, then find it busy: another client's attempt is turned
+        // away with 503 `overloaded`, as any attempt that needs a hash now would be.
+        let (other, occupier) = (unique_email(), format!("198.51.100.{}", 50 + round));
+        let busy = login_from(&app, &other, "wrong password!", Some(&occupier));
+        let probe = async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let control = format!("198.51.100.{}", 10 + round);
+            let overloaded = login_from(&app, &unique_email(), "x", Some(&control)).await;
+            // The refusal comes from the limit, not from the full pool: it needed no hash.
+            let limited = login_from(&app, &email, "wrong password!", Some(spent)).await;
+            (overloaded, limited)
+        };
+        let (busy, (overloaded, limited)) = tokio::join!(busy, probe);
+        assert_eq!(busy, 401);
+        if overloaded == 503 {
+            assert_eq!(limited, 429);
+            return;
+        }
+    }
+    panic!("the hash pool was never seen full");
+}

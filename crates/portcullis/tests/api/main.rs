@@ -2,12 +2,14 @@
 //! default; PostgreSQL (one fresh schema per test) when TEST_DATABASE_URL is set.
 
 mod helpers;
+mod redis_server;
 mod smtp;
 
 mod admin;
 mod admin_changes;
 mod audit;
 mod cli;
+mod cluster;
 mod cookies;
 mod email_change;
 mod hardening;
@@ -17,12 +19,14 @@ mod introspection;
 mod keepalive;
 mod keys;
 mod limits;
+mod lockout;
 mod metrics;
 mod nodes;
 mod openapi;
 mod outage;
 mod passwords;
 mod profile;
+mod quiet_signup;
 mod races;
 mod refresh;
 mod reset;

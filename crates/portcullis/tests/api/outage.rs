@@ -91,9 +91,22 @@ async fn a_database_outage_answers_503_unavailable_not_500() {
     let response = app.get("/health/ready").send().await.unwrap();
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        body,
-        json!({"status": "unavailable", "database": "unavailable"})
+    // Redis, where configured, still answers: only the database is named.
+    let mut expected = json!({"status": "unavailable", "database": "unavailable"});
+    if redis_url().is_some() {
+        expected["redis"] = json!("ok");
+    }
+    assert_eq!(body, expected);
+
+    // Metrics still answer, so that a scrape tells a database outage from a dead node.
+    let metrics = app.get("/metrics").send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("portcullis_database_up")
     );
 }
 

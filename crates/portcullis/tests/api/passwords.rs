@@ -3,16 +3,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-async fn register_with(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.post(
-        "/api/auth/register",
-        &json!({"email": email, "password": password}),
-    )
-    .send()
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn weak_passwords_are_refused_with_the_rule() {
     let app = spawn_app().await;
@@ -24,13 +14,13 @@ async fn weak_passwords_are_refused_with_the_rule() {
         (&"x".repeat(129) as &str, "too_long"),
     ];
     for (password, rule) in cases {
-        let response = register_with(&app, "brandnew@example.com", password).await;
+        let response = app.register_with("brandnew@example.com", password).await;
         let body = assert_problem(response, 422, "validation_failed").await;
         assert_eq!(body["fields"]["password"], rule, "{password}");
     }
     // Nothing was half-written: the address is still free.
     assert_eq!(
-        register_with(&app, "brandnew@example.com", PASSWORD)
+        app.register_with("brandnew@example.com", PASSWORD)
             .await
             .status(),
         StatusCode::CREATED
@@ -41,7 +31,9 @@ async fn weak_passwords_are_refused_with_the_rule() {
 async fn length_counts_code_points() {
     let app = spawn_app().await;
     // 15 code points, 45 bytes.
-    let response = register_with(&app, &unique_email(), &"日本語".repeat(5)).await;
+    let response = app
+        .register_with(&unique_email(), &"日本語".repeat(5))
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 
@@ -61,7 +53,9 @@ async fn passwords_over_1024_bytes_are_refused_at_sign_in_too() {
 async fn nfkc_equivalent_passwords_sign_in() {
     let app = spawn_app().await;
     let email = unique_email();
-    let response = register_with(&app, &email, "ｆｕｌｌｗｉｄｔｈ ｐａｓｓｐｈｒａｓｅ").await;
+    let response = app
+        .register_with(&email, "ｆｕｌｌｗｉｄｔｈ ｐａｓｓｐｈｒａｓｅ")
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(
         app.login(&email, "fullwidth passphrase").await.status(),

@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ban_user, unban_user))
         .routes(routes!(list_sessions, revoke_sessions))
         .routes(routes!(revoke_session))
+        .routes(routes!(unlock_user))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -307,6 +308,25 @@ async fn delete_user(
     Ids(id): Ids<UserId>,
 ) -> ApiResult<StatusCode> {
     admin::act(&state.core, &admin, &id, AdminAction::Delete, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lift a sign-in lockout of the user at once; 204 also when none held.
+#[utoipa::path(delete, path = "/api/admin/users/{id}/lock", tag = "admin",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 204, description = "No lockout holds now"),
+        (status = 401, body = Problem), (status = 403, body = Problem, description = "`forbidden`"),
+        (status = 404, body = Problem, description = "`not_found`"),
+        (status = 503, body = Problem, description = "`unavailable`: the shared rate-limit store does not answer"),
+    ))]
+async fn unlock_user(
+    State(state): State<AppState>,
+    AdminAuth(admin): AdminAuth,
+    ClientInfo(client): ClientInfo,
+    Ids(id): Ids<UserId>,
+) -> ApiResult<StatusCode> {
+    admin::unlock(&state.core, &admin, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
