@@ -13,7 +13,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    portcullis::telemetry::init(&config);
+    let _telemetry = portcullis::telemetry::init(&config);
     match cli.run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -306,7 +306,9 @@ fn router(state: AppState) -> anyhow::Result<Router> {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
                     let id = req.extensions().get::<RequestId>().map_or("", |id| id.0.as_str());
-                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+                    crate::telemetry::continue_trace(&span, req.headers());
+                    span
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )

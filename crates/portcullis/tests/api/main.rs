@@ -36,5 +36,7 @@ mod sessions;
 mod sign_in;
 mod smtp_security;
 mod tokens;
+#[cfg(feature = "otel")]
+mod traces;
 mod verification;
 mod verify;
