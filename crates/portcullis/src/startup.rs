@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::api;
@@ -310,7 +310,10 @@ fn router(state: AppState) -> anyhow::Result<Router> {
                     crate::telemetry::continue_trace(&span, req.headers());
                     span
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                // Every answer is logged above with its status; a 5xx is not an error of its
+                // own (503 sheds load, and a 500's cause is logged where it happens).
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
         .layer(middleware::from_fn(request_id)))
 }
