@@ -24,6 +24,8 @@ root=$ctx/rootfs
 mkdir -p "$root/usr/local/bin" "$root/etc/ssl/certs" "$root/tmp" "$ctx/datadir"
 
 install -m 0755 "$bin" "$root/usr/local/bin/portcullis"
+# Symbols and debug information have no use in the image (a debug build's are most of it).
+strip --strip-unneeded "$root/usr/local/bin/portcullis"
 install -m 0755 "$busybox" "$root/usr/local/bin/busybox"
 
 # Every library the binary links, and the dynamic loader, at their own paths.
