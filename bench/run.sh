@@ -11,6 +11,10 @@
 #   bench/run.sh                  # 20 s per wrk scenario
 #   bench/run.sh search           # only the admin search scenarios
 #   bench/run.sh memory           # only the server's RSS: idle, during and after floods
+#   bench/run.sh limiter          # what a rate-limit check costs, in memory and in Redis
+#   BENCH_DATABASE_URL=postgres://… bench/run.sh nodes
+#                                 # sign-in and /me through one node and through three
+#                                 # sharing PostgreSQL and Redis (BENCH_REDIS_URL)
 #   BENCH_SECONDS=5 BENCH_USERS=100000 bench/run.sh  # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +33,11 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 cargo build --release --quiet -p portcullis
-if [ "${1:-all}" != memory ]; then
+if [ "${1:-all}" = limiter ]; then
+    cargo run --release --quiet -p portcullis --example limiter "${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
+    exit 0
+fi
+if [ "${1:-all}" != memory ] && [ "${1:-all}" != nodes ]; then
     cargo build --release --quiet -p tasks-api
     cargo build --release --quiet -p portcullis-verify --example throughput
     cargo build --release --quiet -p portcullis-core --example hash_time
@@ -215,8 +223,68 @@ memory_scenarios() {
     stop_server
 }
 
+# Node $1 of the cluster on port $2: the shared database, Redis and secret; limits on (so
+# every sign-in asks Redis) but too high to refuse the benchmark's one user.
+start_node() {
+    local data="${work}/node$1"
+    mkdir -p "${data}"
+    PORTCULLIS_ADDR="127.0.0.1:$2" PORTCULLIS_DATA_DIR="${data}" DATABASE_URL="${BENCH_DATABASE_URL}" \
+        PORTCULLIS_SECRET="${cluster_secret}" REDIS_URL="${redis_url}" PORTCULLIS_REDIS_PREFIX="bench-$$" \
+        PORTCULLIS_RATE_LIMITS="login=1000000/1m" PORTCULLIS_LOCKOUT_THRESHOLD=1000000 \
+        RUST_LOG=warn "${SERVER_BIN}" >"${work}/node$1.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:$2/health" >/dev/null && return 0
+        sleep 0.1
+    done
+    echo "node $1 did not start" >&2
+    exit 1
+}
+
+# wrk arguments $2… (with NODE for the node's base URL) against each of $1 nodes at once,
+# CONNECTIONS spread over them; prints the sum of their rates and the worst p99.
+load_nodes() {
+    local count="$1" name="$2"
+    shift 2
+    local per=$(( (CONNECTIONS + count - 1) / count )) drivers=()
+    for n in $(seq 0 $((count - 1))); do
+        local base="http://127.0.0.1:$((PORT + n))"
+        wrk -t1 -c"${per}" -d"${SECONDS_PER_RUN}s" --timeout 30s --latency "${@/NODE/${base}}" \
+            >"${work}/wrk-${n}.txt" &
+        drivers+=($!)
+    done
+    wait "${drivers[@]}"
+    cat "${work}"/wrk-*.txt | awk -v name="${name}" -v nodes="${count}" '
+        /Requests\/sec/ { rps += $2 }
+        /^ +99%/ { p = $2; ms = (p ~ /us$/) ? p / 1000 : (p ~ /ms$/) ? p + 0 : p * 1000; if (ms > worst) worst = ms }
+        /Non-2xx/ { errors += $NF }
+        END { printf "%-40s %9.1f req/s   worst p99 %8.2fms   non-2xx %d   (%d node%s)\n", name, rps, worst, errors, nodes, (nodes > 1 ? "s" : "") }'
+    rm -f "${work}"/wrk-*.txt
+}
+
+nodes_scenarios() {
+    [ -n "${BENCH_DATABASE_URL:-}" ] || { echo "bench/run.sh nodes needs BENCH_DATABASE_URL=postgres://…" >&2; exit 1; }
+    redis_url="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
+    cluster_secret="$(head -c 32 /dev/urandom | base64)"
+    DATABASE_URL="${BENCH_DATABASE_URL}" PORTCULLIS_SECRET="${cluster_secret}" \
+        PORTCULLIS_DATA_DIR="${work}" RUST_LOG=warn "${SERVER_BIN}" migrate >/dev/null
+    for n in 0 1 2; do start_node "${n}" "$((PORT + n))"; done
+    export BENCH_LOGIN_BODY='{"email":"bench-nodes@example.com","password":"correct horse battery staple"}'
+    local token
+    token="$(access_token)"
+    echo "== one node and three, PostgreSQL and Redis shared, ${SECONDS_PER_RUN}s, ${CONNECTIONS} connections in all, limits on"
+    for count in 1 3; do
+        load_nodes "${count}" "POST /api/auth/login" -s bench/login.lua NODE/api/auth/login
+        load_nodes "${count}" "GET /api/auth/me (bearer)" -H "Authorization: Bearer ${token}" NODE/api/auth/me
+    done
+}
+
 if [ "${1:-all}" = memory ]; then
     memory_scenarios
+    exit 0
+fi
+if [ "${1:-all}" = nodes ]; then
+    nodes_scenarios
     exit 0
 fi
 [ "${1:-all}" = search ] || core_scenarios
