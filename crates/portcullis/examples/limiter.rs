@@ -49,8 +49,12 @@ impl Keys {
     fn new() -> Self {
         let digest = |kind: &str, n: usize| format!("{kind}-{n:040x}");
         Self {
-            clients: (0..KEYS).map(|n| digest("POST /api/auth/login|c", n)).collect(),
-            pairs: (0..KEYS).map(|n| digest("POST /api/auth/login|ca", n)).collect(),
+            clients: (0..KEYS)
+                .map(|n| digest("POST /api/auth/login|c", n))
+                .collect(),
+            pairs: (0..KEYS)
+                .map(|n| digest("POST /api/auth/login|ca", n))
+                .collect(),
             accounts: (0..KEYS).map(|n| digest("id", n)).collect(),
         }
     }
@@ -66,7 +70,10 @@ async fn main() {
     let now = 1_700_000_000_000_i64;
     let sign_in = |n: usize| {
         let k = n % KEYS;
-        [(keys.clients[k].as_str(), ceiling), (keys.pairs[k].as_str(), rate)]
+        [
+            (keys.clients[k].as_str(), ceiling),
+            (keys.pairs[k].as_str(), rate),
+        ]
     };
 
     println!("== one check at a time, {KEYS} keys");
