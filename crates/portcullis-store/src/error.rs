@@ -8,6 +8,10 @@ pub enum StoreError {
     EmailTaken,
     #[error("username already taken")]
     UsernameTaken,
+    #[error("this identity is linked to another user")]
+    IdentityLinked,
+    #[error("the user already has an identity of this provider")]
+    ProviderLinked,
     #[error("schema drift: {0}")]
     Drift(String),
     #[error("database error: {0}")]
@@ -60,6 +64,17 @@ pub(crate) fn map_unique(err: sqlx::Error) -> StoreError {
         }
         if names.contains("users_username_key") {
             return StoreError::UsernameTaken;
+        }
+        // SQLite names the columns of a plain (not expression) unique index instead.
+        if names.contains("oauth_accounts_identity_key")
+            || names.contains("oauth_accounts.provider, oauth_accounts.provider_user_id")
+        {
+            return StoreError::IdentityLinked;
+        }
+        if names.contains("oauth_accounts_user_provider_key")
+            || names.contains("oauth_accounts.user_id, oauth_accounts.provider")
+        {
+            return StoreError::ProviderLinked;
         }
     }
     StoreError::Database(err)

@@ -10,6 +10,7 @@ mod connect;
 mod error;
 mod migrations;
 mod models;
+mod oauth;
 mod outbox;
 mod sessions;
 mod signing_keys;

@@ -90,6 +90,8 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the session's user last proved themselves again through a provider.
+    pub reauthenticated_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -293,4 +295,55 @@ pub struct FailureQuery<'a> {
     pub outcome: &'a str,
     pub since: i64,
     pub limit: i64,
+}
+
+/// A social sign-in under way, by the keyed hash of its state.
+#[derive(Debug, Clone)]
+pub struct NewOauthState {
+    pub state_hash: HashedToken,
+    /// The keyed hash of the cookie that binds the state to the browser that started it.
+    pub binding_hash: HashedToken,
+    pub provider: String,
+    /// The PKCE verifier and the nonce, sealed by the caller.
+    pub secrets: String,
+    pub redirect_to: String,
+    pub transport: &'static str,
+    /// `sign_in`, `link` or `reauth`.
+    pub intent: &'static str,
+    /// The session that asked to link or re-authenticate.
+    pub session_id: Option<SessionId>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A state taken by its callback.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OauthStateRow {
+    pub binding_hash: String,
+    pub provider: String,
+    pub secrets: String,
+    pub redirect_to: String,
+    pub transport: String,
+    pub intent: String,
+    pub session_id: Option<String>,
+    pub expires_at: i64,
+}
+
+/// An identity to link to a user.
+#[derive(Debug, Clone)]
+pub struct NewOauthAccount {
+    pub user_id: UserId,
+    pub provider: String,
+    pub provider_user_id: String,
+    pub email: Option<String>,
+    pub created_at: i64,
+}
+
+/// A linked identity as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OauthAccountRow {
+    pub provider: String,
+    pub provider_user_id: String,
+    pub email: Option<String>,
+    pub created_at: i64,
 }

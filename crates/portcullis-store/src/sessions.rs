@@ -13,7 +13,8 @@ use crate::{
 macro_rules! live_sessions_where {
     ($condition:literal $(, $tail:literal)?) => {
         concat!(
-            "SELECT id, user_id, transport, created_at, last_seen_at, expires_at, ip, user_agent
+            "SELECT id, user_id, transport, created_at, last_seen_at, expires_at, ip, user_agent,
+                reauthenticated_at
              FROM sessions WHERE ", $condition,
             " AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at > $3" $(, $tail)?
         )

@@ -57,6 +57,10 @@ impl Janitor {
         let rounds = [
             ("link tokens", self.store.prune_one_time_tokens(now).await),
             (
+                "expired social sign-ins",
+                self.store.prune_oauth_states(now).await,
+            ),
+            (
                 "audit events",
                 self.store
                     .prune_audit(now - millis(self.audit_retention))

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod limiter;
 pub mod mail;
 pub mod metrics;
+pub mod oauth;
 pub mod sealed;
 pub mod secret;
 pub mod service;

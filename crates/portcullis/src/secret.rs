@@ -20,6 +20,8 @@ pub struct DerivedKeys {
     pub token_hasher: TokenHasher,
     pub key_encryption: [u8; 32],
     pub mail_encryption: [u8; 32],
+    /// Seals the PKCE verifier and nonce of social sign-ins under way.
+    pub state_encryption: [u8; 32],
 }
 
 impl DerivedKeys {
@@ -28,6 +30,7 @@ impl DerivedKeys {
             token_hasher: TokenHasher::new(derive(secret, b"portcullis/v1/token-hash")),
             key_encryption: derive(secret, b"portcullis/v1/signing-key-encryption"),
             mail_encryption: derive(secret, b"portcullis/v1/mail-encryption"),
+            state_encryption: derive(secret, b"portcullis/v1/oauth-state-encryption"),
         }
     }
 }

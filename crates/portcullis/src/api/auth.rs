@@ -231,7 +231,11 @@ async fn login(
 }
 
 /// The response for a new session: tokens in the body, or cookies.
-fn signed_in_response(state: &AppState, status: StatusCode, signed_in: SignedIn) -> Response {
+pub(super) fn signed_in_response(
+    state: &AppState,
+    status: StatusCode,
+    signed_in: SignedIn,
+) -> Response {
     let now = signed_in.session.created_at;
     let current = signed_in.session.id;
     let user = UserView::new(signed_in.user, now);

@@ -47,9 +47,10 @@ pub struct EmailRequest {
 #[serde(deny_unknown_fields)]
 pub struct EmailChangeRequest {
     new_email: String,
-    /// The current password.
-    #[schema(value_type = String)]
-    password: SecretString,
+    /// The current password; left out by an account without one, which re-authenticates
+    /// through its provider first (`GET /api/auth/oauth/{provider}/start?reauth=true`).
+    #[schema(value_type = Option<String>)]
+    password: Option<SecretString>,
 }
 
 /// Use an emailed link: a verification link verifies the address; an email-change link
@@ -101,7 +102,7 @@ async fn resend_verification(
     responses(
         (status = 429, body = Problem, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds"),
         (status = 202, body = Accepted),
-        (status = 401, body = Problem, description = "`invalid_credentials` (wrong password) or `unauthenticated` (also when the session was revoked before the change committed)"),
+        (status = 401, body = Problem, description = "`invalid_credentials` (wrong password), `reauthentication_required` (an account without a password, not re-authenticated through its provider in the last 5 minutes) or `unauthenticated` (also when the session was revoked before the change committed)"),
         (status = 403, body = Problem, description = "`csrf_failed`: a cookie-authenticated write without the CSRF token, or from a foreign origin"),
         (status = 409, body = Problem, description = "`email_taken`"),
         (status = 422, body = Problem, description = "`validation_failed`"),

@@ -41,8 +41,10 @@ pub struct ProfilePatch {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
-    #[schema(value_type = String)]
-    current_password: SecretString,
+    /// Left out by an account without a password, which re-authenticates through its
+    /// provider first (`GET /api/auth/oauth/{provider}/start?reauth=true`) to set one.
+    #[schema(value_type = Option<String>)]
+    current_password: Option<SecretString>,
     #[schema(value_type = String)]
     new_password: SecretString,
 }
@@ -81,7 +83,7 @@ async fn patch_me(
 #[utoipa::path(post, path = "/api/auth/password/change", tag = "me", request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed; other sessions revoked"),
-        (status = 401, body = Problem, description = "`invalid_credentials`, or `unauthenticated` (also when the session was revoked before the change committed)"),
+        (status = 401, body = Problem, description = "`invalid_credentials`, `reauthentication_required` (an account without a password, not re-authenticated through its provider in the last 5 minutes), or `unauthenticated` (also when the session was revoked before the change committed)"),
         (status = 403, body = Problem, description = "`csrf_failed`: a cookie-authenticated write without the CSRF token, or from a foreign origin"),
         (status = 422, body = Problem, description = "`validation_failed`"),
         (status = 503, body = Problem, description = "`overloaded`"),

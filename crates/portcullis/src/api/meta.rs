@@ -50,7 +50,7 @@ pub struct PublicConfig {
     registration_open: bool,
     email_verification_required: bool,
     password_policy: PolicyView,
-    /// The enabled social sign-in providers (none in this version).
+    /// The enabled social sign-in providers, in the configured order.
     providers: Vec<ProviderView>,
     transports: [&'static str; 2],
 }
@@ -119,7 +119,15 @@ async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig
             min_length: policy.passwords.min_length,
             max_length: policy.passwords.max_length,
         },
-        providers: Vec::new(),
+        providers: state
+            .core
+            .providers
+            .iter()
+            .map(|p| ProviderView {
+                name: p.name().to_owned(),
+                display_name: p.display_name().to_owned(),
+            })
+            .collect(),
         transports: ["bearer", "cookie"],
     })
 }

@@ -7,6 +7,7 @@ pub mod docs;
 mod email;
 mod me;
 mod meta;
+mod oauth;
 mod password;
 mod sessions;
 mod tokens;
@@ -29,6 +30,7 @@ use crate::state::AppState;
         (name = "email", description = "Email verification and email change"),
         (name = "password", description = "Password reset by emailed link"),
         (name = "sessions", description = "The signed-in user's sessions"),
+        (name = "oauth", description = "Social sign-in and linked sign-in methods"),
         (name = "tokens", description = "Keys, discovery, access tokens for cookie sessions, introspection"),
         (name = "operations", description = "Health and public settings"),
         (name = "admin", description = "Administration (role admin)"),
@@ -47,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(password::router())
         .merge(sessions::router())
         .merge(meta::router())
+        .merge(oauth::router())
         .merge(tokens::router())
         .merge(docs::router())
 }

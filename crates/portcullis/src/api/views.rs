@@ -123,3 +123,36 @@ pub fn accepted(message: &'static str) -> (axum::http::StatusCode, axum::Json<Ac
         }),
     )
 }
+
+/// A linked sign-in method.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    provider: String,
+    provider_user_id: String,
+    email: Option<String>,
+    created_at: String,
+}
+
+impl From<portcullis_store::OauthAccountRow> for AccountView {
+    fn from(row: portcullis_store::OauthAccountRow) -> Self {
+        Self {
+            provider: row.provider,
+            provider_user_id: row.provider_user_id,
+            email: row.email,
+            created_at: rfc3339(row.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountList {
+    pub accounts: Vec<AccountView>,
+}
+
+impl AccountList {
+    pub fn new(rows: Vec<portcullis_store::OauthAccountRow>) -> Self {
+        Self {
+            accounts: rows.into_iter().map(AccountView::from).collect(),
+        }
+    }
+}

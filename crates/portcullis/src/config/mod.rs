@@ -8,6 +8,7 @@ mod accounts;
 mod database;
 mod limits;
 mod mail;
+mod oauth;
 mod operations;
 mod passwords;
 mod redis;
@@ -26,6 +27,7 @@ pub use accounts::AccountConfig;
 pub use database::DatabaseConfig;
 pub use limits::{Group, LimitsConfig, Rates, Switch};
 pub use mail::MailConfig;
+pub use oauth::{OauthConfig, ProviderConfig, ProviderKind};
 pub use operations::OperationsConfig;
 pub use passwords::PasswordConfig;
 pub use redis::RedisConfig;
@@ -57,6 +59,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(flatten)]
     pub redis: RedisConfig,
+    /// Social sign-in providers: named at run time, so read from the raw keys in `load`.
+    #[serde(skip)]
+    pub oauth: OauthConfig,
 }
 
 /// A setting that cannot be used; the message names it, in one line.
@@ -68,6 +73,28 @@ impl ConfigError {
     pub fn new(message: &str) -> Self {
         Self(message.to_owned())
     }
+}
+
+/// The `oauth_*` settings as text, whatever form the file gave them (lists joined by commas).
+fn oauth_keys(
+    figment: &Figment,
+) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+    use figment::value::Value;
+    fn text(value: &Value) -> String {
+        match value {
+            Value::String(_, text) => text.clone(),
+            Value::Array(_, items) => items.iter().map(text).collect::<Vec<_>>().join(","),
+            other => serde_json::to_value(other).map_or_else(|_| String::new(), |v| v.to_string()),
+        }
+    }
+    let all: std::collections::BTreeMap<String, Value> = figment
+        .extract()
+        .map_err(|e| ConfigError(format!("configuration: {e}")))?;
+    Ok(all
+        .iter()
+        .filter(|(key, _)| key.starts_with("oauth_"))
+        .map(|(key, value)| (key.clone(), text(value)))
+        .collect())
 }
 
 /// Variables read without the `PORTCULLIS_` prefix.
@@ -83,11 +110,14 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment
+        let figment = figment
             .merge(Env::prefixed("PORTCULLIS_").ignore(&["CONFIG"]))
-            .merge(Env::raw().only(UNPREFIXED))
+            .merge(Env::raw().only(UNPREFIXED));
+        let mut config: Self = figment
             .extract()
-            .map_err(|e| ConfigError(format!("configuration: {e}")))
+            .map_err(|e| ConfigError(format!("configuration: {e}")))?;
+        config.oauth = OauthConfig::from_keys(&oauth_keys(&figment)?)?;
+        Ok(config)
     }
 
     /// Refuses what is unsafe or inconsistent; in production, what is missing.
@@ -106,6 +136,7 @@ impl Config {
         self.sessions.validate()?;
         self.limits.validate()?;
         self.redis.validate()?;
+        self.oauth.validate()?;
         self.operations.validate(production)
     }
 
@@ -117,7 +148,7 @@ impl Config {
         let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&effective) else {
             return Vec::new();
         };
-        fields
+        let mut described: Vec<(String, String)> = fields
             .into_iter()
             .map(|(field, value)| {
                 let upper = field.to_uppercase();
@@ -133,7 +164,9 @@ impl Config {
                 };
                 (name, shown)
             })
-            .collect()
+            .collect();
+        described.extend(self.oauth.describe());
+        described
     }
 
     /// Fills the settings whose default depends on others with what they resolve to.

@@ -5,6 +5,8 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 pub const SESSION: &str = "portcullis_session";
 pub const CSRF: &str = "portcullis_csrf";
+/// Binds a social sign-in under way to the browser that started it.
+pub const OAUTH: &str = "portcullis_oauth";
 
 /// Cookie names and attributes, fixed at start-up.
 #[derive(Debug, Clone)]
@@ -29,6 +31,20 @@ impl CookieSettings {
 
     pub fn csrf_name(&self) -> String {
         format!("{}{CSRF}", self.prefix)
+    }
+
+    pub fn oauth_name(&self) -> String {
+        format!("{}{OAUTH}", self.prefix)
+    }
+
+    /// The cookie that binds a social sign-in to this browser, for as long as it may take.
+    pub fn set_oauth(&self, binding: &str, max_age_secs: i64) -> CookieJar {
+        CookieJar::new().add(self.build(self.oauth_name(), binding.to_owned(), true, max_age_secs))
+    }
+
+    /// Expires the binding cookie (the callback has used it, whatever the outcome).
+    pub fn clear_oauth(&self) -> Cookie<'static> {
+        self.build(self.oauth_name(), String::new(), true, 0)
     }
 
     /// The value of cookie `name` in the request, if any.

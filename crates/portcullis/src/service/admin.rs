@@ -4,7 +4,7 @@
 //! ([`AdminAction::ends_administration`]) to compile.
 
 use portcullis_core::{DisplayName, Email, Role, SessionId, UserId, Username};
-use portcullis_store::{Page, SessionRow, UserChange, UserFilter, UserRow};
+use portcullis_store::{OauthAccountRow, Page, SessionRow, UserChange, UserFilter, UserRow};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -42,6 +42,15 @@ pub async fn user(core: &Core, id: &UserId) -> ServiceResult<UserRow> {
         .user_by_id(id)
         .await?
         .ok_or(ServiceError::NotFound)
+}
+
+/// The user and their linked sign-in methods.
+pub async fn user_with_accounts(
+    core: &Core,
+    id: &UserId,
+) -> ServiceResult<(UserRow, Vec<OauthAccountRow>)> {
+    let user = user(core, id).await?;
+    Ok((user, core.store.oauth_accounts_of(id).await?))
 }
 
 /// The user's live sessions; `not_found` when there is no such user.

@@ -7,6 +7,7 @@ use portcullis_store::{Credential, StoredPassword, UserRow};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::change::Change;
+use super::sessions::Authenticated;
 use super::{Core, ServiceError, ServiceResult};
 
 /// What a user signs in with.
@@ -102,24 +103,60 @@ pub async fn check(core: &Core, found: Found, password: Password) -> ServiceResu
     }
 }
 
-/// The stored hash of the signed-in user `user_id`, when `offered` (the current password,
-/// as a request gives it) matches it; `invalid_credentials` otherwise, a password too long to
-/// be one included. Changes that rely on the check compare that hash again inside their
-/// transaction.
+/// How long a re-authentication through a provider stands in for a password.
+const REAUTHENTICATION_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// What proved, for a change that asks, that the signed-in user is who they say.
+pub enum Proof {
+    /// The current password, matching this stored hash.
+    Password(String),
+    /// An account without a password, re-authenticated through its provider in this session
+    /// within the last five minutes.
+    Provider,
+}
+
+/// Proof that the signed-in user of `auth` is who they say: `offered`, their current
+/// password as a request gives it, when they have one (401 `invalid_credentials` when it is
+/// wrong, missing or too long to be one); for an account without a password, a recent
+/// re-authentication through its provider (401 `reauthentication_required` otherwise). Changes
+/// that rely on it check it again inside their transaction ([`Proof::holds`]).
 #[tracing::instrument(name = "confirm_password", skip_all)]
 pub async fn confirm(
     core: &Core,
-    user_id: &UserId,
-    offered: &SecretString,
-) -> ServiceResult<String> {
-    let password = Password::for_verification(offered.expose_secret())
-        .map_err(|_| ServiceError::InvalidCredentials)?;
-    let stored = core.store.password_hash(user_id).await?;
-    match verify(core, stored.clone(), password).await? {
-        (true, _) => stored
-            .map(|stored| stored.hash)
-            .ok_or(ServiceError::InvalidCredentials),
+    auth: &Authenticated,
+    offered: Option<&SecretString>,
+) -> ServiceResult<Proof> {
+    let stored = core.store.password_hash(&auth.user.id).await?;
+    let Some(stored) = stored else {
+        let recent = auth
+            .session
+            .reauthenticated_at
+            .is_some_and(|at| core.now() - at <= REAUTHENTICATION_WINDOW_MS);
+        return if recent {
+            Ok(Proof::Provider)
+        } else {
+            Err(ServiceError::ReauthenticationRequired)
+        };
+    };
+    let password = offered
+        .and_then(|offered| Password::for_verification(offered.expose_secret()).ok())
+        .ok_or(ServiceError::InvalidCredentials)?;
+    match verify(core, Some(stored.clone()), password).await? {
+        (true, _) => Ok(Proof::Password(stored.hash)),
         (false, _) => Err(ServiceError::InvalidCredentials),
+    }
+}
+
+impl Proof {
+    /// Whether the proof still holds for what `change` reads now: the same password hash, or
+    /// still no password at all.
+    pub async fn holds(&self, change: &mut Change<'_>, user_id: &UserId) -> ServiceResult<bool> {
+        let stored = change.lock_password_hash(user_id).await?;
+        Ok(match (self, stored) {
+            (Self::Password(checked), Some(stored)) => stored.hash == *checked,
+            (Self::Provider, None) => true,
+            _ => false,
+        })
     }
 }
 

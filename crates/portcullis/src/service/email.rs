@@ -107,7 +107,9 @@ pub async fn resend(core: &Arc<Core>, email: &str, client: Client) -> ServiceRes
 
 pub struct EmailChange {
     pub new_email: String,
-    pub password: SecretString,
+    /// Absent for an account without a password, which re-authenticates through its
+    /// provider instead.
+    pub password: Option<SecretString>,
 }
 
 /// Asks to change the address: a link goes to the new address and a notice to the old; the
@@ -126,7 +128,7 @@ pub async fn change(
     if new_email.lowercase() == auth.user.email.to_lowercase() {
         return Err(ServiceError::field("new_email", "unchanged"));
     }
-    let checked = credentials::confirm(core, &auth.user.id, &request.password).await?;
+    let proof = credentials::confirm(core, auth, request.password.as_ref()).await?;
     if core
         .store
         .user_by_email(new_email.as_str())
@@ -136,7 +138,7 @@ pub async fn change(
         return Err(ServiceError::EmailTaken);
     }
     let mut change = Change::begin(core).await?;
-    still_signed_in(core, &mut change, auth, &checked).await?;
+    still_signed_in(core, &mut change, auth, &proof).await?;
     let sent = links::send_link_once(
         core,
         &mut change,

@@ -33,6 +33,16 @@ pub enum ServiceError {
     UsernameTaken,
     #[error("this would leave no admin")]
     LastAdmin,
+    #[error("social sign-in failed; start again")]
+    OauthFailed,
+    #[error("redirect_to is not an allowed address")]
+    RedirectNotAllowed,
+    #[error("an account already uses this address; sign in and link this sign-in method to it")]
+    AccountExists,
+    #[error("this is the account's last way to sign in")]
+    LastLoginMethod,
+    #[error("sign in again through your provider first")]
+    ReauthenticationRequired,
     #[error("validation failed")]
     Invalid(Violations),
     #[error("the server is busy; retry shortly")]
@@ -70,6 +80,11 @@ impl ServiceError {
             Self::EmailTaken => "email_taken",
             Self::UsernameTaken => "username_taken",
             Self::LastAdmin => "last_admin",
+            Self::OauthFailed => "oauth_failed",
+            Self::RedirectNotAllowed => "redirect_not_allowed",
+            Self::AccountExists => "account_exists",
+            Self::LastLoginMethod => "last_login_method",
+            Self::ReauthenticationRequired => "reauthentication_required",
             Self::Invalid(_) => "validation_failed",
             Self::Overloaded => "overloaded",
             Self::RateLimited { .. } => "rate_limited",
@@ -139,6 +154,7 @@ impl From<portcullis_store::StoreError> for ServiceError {
         match err {
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::UsernameTaken => Self::UsernameTaken,
+            StoreError::IdentityLinked | StoreError::ProviderLinked => Self::AccountExists,
             other if other.is_unavailable() => {
                 tracing::warn!(error = %other, "database unavailable");
                 Self::Unavailable

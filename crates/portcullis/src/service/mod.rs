@@ -16,9 +16,11 @@ pub mod error;
 pub mod import;
 pub mod limits;
 pub mod links;
+pub mod oauth;
 pub mod password;
 pub mod policy;
 pub mod profile;
+pub mod redirects;
 pub mod refresh;
 pub mod registration;
 pub mod sessions;
@@ -41,6 +43,7 @@ use crate::hash_pool::HashPool;
 use crate::jwt::AccessTokens;
 use crate::keys::Keys;
 use crate::mail::Mailer;
+use crate::oauth::Providers;
 use crate::secret::{DerivedKeys, load_secret};
 
 /// What the use cases need, and nothing of HTTP: the store, the clock, hashing, token
@@ -55,6 +58,10 @@ pub struct Core {
     pub policy: Policy,
     pub background: Background,
     pub limits: limits::Limits,
+    /// Social sign-in providers.
+    pub providers: Providers,
+    /// Seals the secrets of social sign-ins under way.
+    pub state_key: [u8; 32],
 }
 
 impl Core {
@@ -84,6 +91,8 @@ impl Core {
             policy: Policy::from_config(config)?,
             background: Background::new(config.operations.background_tasks),
             limits: limits::Limits::from_config(config)?,
+            providers: Providers::from_config(config, clock.clone())?,
+            state_key: derived.state_encryption,
             clock,
             store,
         })

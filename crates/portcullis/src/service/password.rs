@@ -17,7 +17,9 @@ use crate::config::Group;
 use crate::mail::Letter;
 
 pub struct PasswordChange {
-    pub current_password: SecretString,
+    /// Absent for an account without a password, which re-authenticates through its
+    /// provider instead.
+    pub current_password: Option<SecretString>,
     pub new_password: SecretString,
 }
 
@@ -32,11 +34,11 @@ pub async fn change(
     let email = Email::parse(&auth.user.email).ok();
     let new_password =
         credentials::chosen(core, &request.new_password, "new_password", email.as_ref())?;
-    let checked = credentials::confirm(core, &auth.user.id, &request.current_password).await?;
+    let proof = credentials::confirm(core, auth, request.current_password.as_ref()).await?;
     let credential = credentials::hash(core, new_password).await?;
     let now = core.now();
     let mut change = Change::begin(core).await?;
-    still_signed_in(core, &mut change, auth, &checked).await?;
+    still_signed_in(core, &mut change, auth, &proof).await?;
     let revoked = credentials::replace(
         &mut change,
         &auth.user.id,
@@ -55,14 +57,14 @@ pub async fn change(
 }
 
 /// Inside `change`, after locking the user: the request's session is still live and the
-/// stored hash is still the one its password was checked against. A reset, ban or sign-out
-/// elsewhere that committed while this request was hashing wins (401), and one that comes
-/// later waits for this change and then undoes what it must.
+/// proof of who they are still holds (the same password hash, or still none). A reset, ban or
+/// sign-out elsewhere that committed while this request was hashing wins (401), and one that
+/// comes later waits for this change and then undoes what it must.
 pub(super) async fn still_signed_in(
     core: &Core,
     change: &mut Change<'_>,
     auth: &Authenticated,
-    checked_hash: &str,
+    proof: &credentials::Proof,
 ) -> ServiceResult<()> {
     change.lock_user(&auth.user.id).await?;
     if change
@@ -72,8 +74,7 @@ pub(super) async fn still_signed_in(
     {
         return Err(ServiceError::Unauthenticated);
     }
-    let stored = change.lock_password_hash(&auth.user.id).await?;
-    if stored.is_none_or(|stored| stored.hash != checked_hash) {
+    if !proof.holds(change, &auth.user.id).await? {
         return Err(ServiceError::InvalidCredentials);
     }
     Ok(())

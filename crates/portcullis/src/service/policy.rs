@@ -18,6 +18,11 @@ pub struct Policy {
     pub verify_link_ms: i64,
     pub reset_link_ms: i64,
     pub mail_cooldown_ms: i64,
+    /// The public URL without a trailing slash: `iss`, and the root of our own pages.
+    pub public_url: String,
+    /// Origins where a browser may be sent back to (`redirect_to`, `return_to`): the public
+    /// URL's, then the allowed ones.
+    pub origins: Vec<String>,
 }
 
 impl Policy {
@@ -34,6 +39,8 @@ impl Policy {
             verify_link_ms: millis(config.mail.verify_token_ttl),
             reset_link_ms: millis(config.mail.reset_token_ttl),
             mail_cooldown_ms: millis(config.mail.mail_cooldown),
+            public_url: config.issuer(),
+            origins: config.server.origins(),
         })
     }
 }

@@ -112,6 +112,7 @@ pub async fn open(
         expires_at: new.expires_at,
         ip: new.ip,
         user_agent: new.user_agent,
+        reauthenticated_at: None,
     };
     Ok(Opened { session, secret })
 }

@@ -580,7 +580,8 @@ pub async fn documented_operations(app: &TestApp) -> Vec<Operation> {
                 url: app.url(
                     &path
                         .replace("{id}", "01900000-0000-7000-8000-000000000000")
-                        .replace("{sid}", "01900000-0000-7000-8000-000000000001"),
+                        .replace("{sid}", "01900000-0000-7000-8000-000000000001")
+                        .replace("{provider}", "nope"),
                 ),
                 spec: spec.clone(),
             });

@@ -202,7 +202,18 @@ async fn each_group_has_its_limit() {
         .await
         .unwrap();
     assert_problem(sixth, 429, "rate_limited").await;
-    let groups: [(&str, serde_json::Value, usize); 4] = [
+    for _ in 0..20 {
+        let status = app
+            .get("/api/auth/oauth/nope/start")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 404, "oauth: refused within its budget");
+    }
+    let refused = app.get("/api/auth/oauth/nope/start").send().await.unwrap();
+    assert_problem(refused, 429, "rate_limited").await;
+    let groups: [(&str, serde_json::Value, usize); 5] = [
         (
             "/api/auth/password/forgot",
             json!({"email": unique_email()}),
@@ -222,6 +233,11 @@ async fn each_group_has_its_limit() {
             "/api/auth/refresh",
             json!({"refresh_token": "not-a-token"}),
             60,
+        ),
+        (
+            "/api/auth/oauth/exchange",
+            json!({"code": "not-a-code"}),
+            10,
         ),
     ];
     for (path, body, budget) in groups {

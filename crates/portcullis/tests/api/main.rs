@@ -2,6 +2,7 @@
 //! default; PostgreSQL (one fresh schema per test) when TEST_DATABASE_URL is set.
 
 mod helpers;
+mod oidc;
 mod redis_server;
 mod smtp;
 
@@ -35,6 +36,7 @@ mod secrets;
 mod sessions;
 mod sign_in;
 mod smtp_security;
+mod social;
 mod tokens;
 #[cfg(feature = "otel")]
 mod traces;

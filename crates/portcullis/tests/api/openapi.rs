@@ -46,6 +46,13 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/admin/audit"),
     ("get", "/api/admin/audit/suspicious"),
     ("get", "/metrics"),
+    ("delete", "/api/admin/users/{id}/lock"),
+    ("get", "/api/auth/oauth/{provider}/start"),
+    ("get", "/api/auth/oauth/{provider}/callback"),
+    ("post", "/api/auth/oauth/exchange"),
+    ("post", "/api/auth/oauth/google/id-token"),
+    ("get", "/api/auth/accounts"),
+    ("delete", "/api/auth/accounts/{provider}"),
 ];
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::Paging;
 use crate::api::sessions::SessionList;
-use crate::api::views::{UserView, present};
+use crate::api::views::{AccountView, UserView, present};
 use crate::http::auth::{AdminAuth, ClientInfo};
 use crate::http::error::Problem;
 use crate::http::path::Ids;
@@ -124,11 +124,19 @@ async fn list_users(
     }))
 }
 
-/// One user.
+/// A user as an admin sees them: with their linked sign-in methods.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserView {
+    #[serde(flatten)]
+    user: UserView,
+    accounts: Vec<AccountView>,
+}
+
+/// One user, with their linked sign-in methods.
 #[utoipa::path(get, path = "/api/admin/users/{id}", tag = "admin",
     params(("id" = String, Path, description = "User id")),
     responses(
-        (status = 200, body = UserView),
+        (status = 200, body = AdminUserView),
         (status = 401, body = Problem), (status = 403, body = Problem, description = "`forbidden`"),
         (status = 404, body = Problem, description = "`not_found`"),
     ))]
@@ -136,9 +144,12 @@ async fn get_user(
     State(state): State<AppState>,
     _admin: AdminAuth,
     Ids(id): Ids<UserId>,
-) -> ApiResult<axum::Json<UserView>> {
-    let user = admin::user(&state.core, &id).await?;
-    Ok(axum::Json(UserView::new(user, state.core.now())))
+) -> ApiResult<axum::Json<AdminUserView>> {
+    let (user, accounts) = admin::user_with_accounts(&state.core, &id).await?;
+    Ok(axum::Json(AdminUserView {
+        user: UserView::new(user, state.core.now()),
+        accounts: accounts.into_iter().map(AccountView::from).collect(),
+    }))
 }
 
 /// Set `name`, `username`, `email` or `email_verified`.
