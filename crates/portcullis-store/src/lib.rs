@@ -13,6 +13,7 @@ mod models;
 mod oauth;
 mod outbox;
 mod sessions;
+mod settings;
 mod signing_keys;
 mod tokens;
 mod tx;

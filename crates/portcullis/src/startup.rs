@@ -84,6 +84,10 @@ impl Application {
             let core = core.clone();
             async move { core.limits.limiter.watch().await }
         });
+        let settings_reload = tokio::spawn({
+            let core = core.clone();
+            async move { core.settings.watch(core.store.clone()).await }
+        });
         let (stop, stopped) = watch::channel(false);
         let delivery = Delivery {
             store: store.clone(),
@@ -123,7 +127,7 @@ impl Application {
         };
         let router = router(state)?;
         Ok(Self {
-            tickers: vec![reloader, limiter_probe],
+            tickers: vec![reloader, limiter_probe, settings_reload],
             listener,
             metrics,
             router,

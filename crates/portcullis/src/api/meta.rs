@@ -48,6 +48,8 @@ pub struct Readiness {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicConfig {
     registration_open: bool,
+    /// Whether sign-in with a password is allowed (social sign-in is not affected).
+    password_login: bool,
     email_verification_required: bool,
     password_policy: PolicyView,
     /// The enabled social sign-in providers, in the configured order.
@@ -112,9 +114,11 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, axum::Json<Readine
 #[utoipa::path(get, path = "/api/auth/config", tag = "operations", responses((status = 200, body = PublicConfig)))]
 async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig> {
     let policy = &state.core.policy;
+    let settings = state.core.settings.get();
     axum::Json(PublicConfig {
-        registration_open: policy.registration_open,
-        email_verification_required: policy.require_email_verification,
+        registration_open: settings.registration_open,
+        password_login: settings.password_login,
+        email_verification_required: settings.email_verification_required,
         password_policy: PolicyView {
             min_length: policy.passwords.min_length,
             max_length: policy.passwords.max_length,
@@ -123,6 +127,7 @@ async fn public_config(State(state): State<AppState>) -> axum::Json<PublicConfig
             .core
             .providers
             .iter()
+            .filter(|p| settings.provider_enabled(p.name()))
             .map(|p| ProviderView {
                 name: p.name().to_owned(),
                 display_name: p.display_name().to_owned(),

@@ -10,6 +10,8 @@ use super::values::list;
 #[serde(default)]
 pub struct AccountConfig {
     pub registration_open: bool,
+    /// Sign-in with a password (social sign-in is not affected).
+    pub password_login: bool,
     /// The role names users may hold; must include `admin` and the default role.
     #[serde(with = "list")]
     pub roles: Vec<String>,
@@ -29,6 +31,7 @@ impl Default for AccountConfig {
     fn default() -> Self {
         Self {
             registration_open: true,
+            password_login: true,
             roles: vec!["user".into(), ADMIN.into()],
             default_role: "user".into(),
             require_email_verification: None,

@@ -92,7 +92,7 @@ impl ApiError {
             InvalidToken => (StatusCode::BAD_REQUEST, "Invalid token"),
             OauthFailed => (StatusCode::BAD_REQUEST, "Social sign-in failed"),
             RedirectNotAllowed => (StatusCode::BAD_REQUEST, "Redirect not allowed"),
-            RegistrationDisabled | UserBanned | EmailNotVerified | Forbidden => {
+            RegistrationDisabled | UserBanned | EmailNotVerified | Forbidden | MethodDisabled => {
                 (StatusCode::FORBIDDEN, "Forbidden")
             }
             NotFound => (StatusCode::NOT_FOUND, "Not found"),

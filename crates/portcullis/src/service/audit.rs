@@ -60,6 +60,7 @@ actions! {
     AccountLocked => "account.locked",
     AccountUnlocked => "account.unlocked",
     RateLimitExceeded => "rate_limit.exceeded",
+    SettingsChanged => "admin.settings_changed",
 }
 
 /// How the action ended: done; refused for wrong credentials or a bad token; or refused by
@@ -191,7 +192,7 @@ mod tests {
         for action in Action::ALL {
             assert_eq!(Action::parse(action.as_str()), Some(*action));
         }
-        assert_eq!(Action::ALL.len(), 26);
+        assert_eq!(Action::ALL.len(), 27);
         assert_eq!(Action::parse("user.nope"), None);
     }
 }

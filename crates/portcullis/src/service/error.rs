@@ -43,6 +43,8 @@ pub enum ServiceError {
     LastLoginMethod,
     #[error("sign in again through your provider first")]
     ReauthenticationRequired,
+    #[error("this way of signing in is switched off")]
+    MethodDisabled,
     #[error("validation failed")]
     Invalid(Violations),
     #[error("the server is busy; retry shortly")]
@@ -85,6 +87,7 @@ impl ServiceError {
             Self::AccountExists => "account_exists",
             Self::LastLoginMethod => "last_login_method",
             Self::ReauthenticationRequired => "reauthentication_required",
+            Self::MethodDisabled => "method_disabled",
             Self::Invalid(_) => "validation_failed",
             Self::Overloaded => "overloaded",
             Self::RateLimited { .. } => "rate_limited",

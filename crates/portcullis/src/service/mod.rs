@@ -24,6 +24,7 @@ pub mod redirects;
 pub mod refresh;
 pub mod registration;
 pub mod sessions;
+pub mod settings;
 pub mod sign_in;
 pub mod sign_out;
 pub mod tokens;
@@ -38,6 +39,7 @@ pub use error::{ServiceError, ServiceResult, Violations};
 
 use self::background::Background;
 use self::policy::Policy;
+use self::settings::{RuntimeSettings, Settings};
 use crate::config::Config;
 use crate::hash_pool::HashPool;
 use crate::jwt::AccessTokens;
@@ -62,6 +64,8 @@ pub struct Core {
     pub providers: Providers,
     /// Seals the secrets of social sign-ins under way.
     pub state_key: [u8; 32],
+    /// The switches admins flip at run time, over the configuration's defaults.
+    pub settings: RuntimeSettings,
 }
 
 impl Core {
@@ -79,6 +83,8 @@ impl Core {
             secs(config.tokens.jwt_leeway),
         );
         let hasher = PasswordHasher::new(config.passwords.hash_params())?;
+        let settings = RuntimeSettings::new(Settings::from_config(config));
+        settings.reload(&store).await?;
         Ok(Self {
             hashing: HashPool::new(
                 hasher,
@@ -93,6 +99,7 @@ impl Core {
             limits: limits::Limits::from_config(config)?,
             providers: Providers::from_config(config, clock.clone())?,
             state_key: derived.state_encryption,
+            settings,
             clock,
             store,
         })

@@ -9,8 +9,6 @@ use crate::config::{Config, ConfigError};
 pub struct Policy {
     pub passwords: PasswordPolicy,
     pub roles: RoleSet,
-    pub registration_open: bool,
-    pub require_email_verification: bool,
     pub quiet_signup: bool,
     pub session_lifetime_ms: i64,
     pub session_idle_ms: i64,
@@ -30,8 +28,6 @@ impl Policy {
         Ok(Self {
             passwords: config.password_policy(),
             roles: config.accounts.role_set()?,
-            registration_open: config.accounts.registration_open,
-            require_email_verification: config.require_email_verification(),
             quiet_signup: config.accounts.quiet_signup,
             session_lifetime_ms: millis(config.sessions.session_lifetime),
             session_idle_ms: millis(config.sessions.session_idle_timeout),

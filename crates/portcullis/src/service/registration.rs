@@ -43,7 +43,8 @@ pub async fn register(
     registration: Registration,
     client: &Client,
 ) -> ServiceResult<Registered> {
-    if !core.policy.registration_open {
+    let settings = core.settings.get();
+    if !settings.registration_open {
         return Err(ServiceError::RegistrationDisabled);
     }
     limits::per_client(core, Group::Register, "POST /api/auth/register", client).await?;
@@ -81,7 +82,7 @@ pub async fn register(
     }
     let mut change = Change::begin(core).await?;
     let user = create_and_verify(core, &mut change, &account, client).await?;
-    if core.policy.require_email_verification {
+    if settings.email_verification_required {
         change.commit().await?;
         return Ok(Registered::Unverified(Box::new(user)));
     }

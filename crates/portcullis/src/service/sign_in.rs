@@ -54,7 +54,7 @@ impl Refusal {
     fn of(core: &Core, user: &UserRow) -> Option<Self> {
         if user.is_banned(core.now()) {
             Some(Self::Banned)
-        } else if core.policy.require_email_verification && !user.email_verified {
+        } else if core.settings.get().email_verification_required && !user.email_verified {
             Some(Self::Unverified)
         } else {
             None
@@ -93,6 +93,9 @@ pub async fn sign_in(
     sign_in: SignIn,
     client: &Client,
 ) -> ServiceResult<SignInOutcome> {
+    if !core.settings.get().password_login {
+        return Err(ServiceError::MethodDisabled);
+    }
     let password = credentials::offered(&sign_in.password, "password")?;
     let pseudonym = login_key(core, &sign_in.login);
     let failure = |refusal: Refusal, user: Option<&UserRow>| {

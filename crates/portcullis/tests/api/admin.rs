@@ -76,7 +76,7 @@ async fn every_admin_path_refuses_anonymous_and_non_admin_callers() {
         assert_problem(with_cookies, 403, "forbidden").await;
         checked += 1;
     }
-    assert_eq!(checked, 13, "admin operations in the document");
+    assert_eq!(checked, 15, "admin operations in the document");
 }
 
 #[tokio::test]

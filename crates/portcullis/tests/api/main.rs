@@ -34,6 +34,7 @@ mod reset;
 mod schema;
 mod secrets;
 mod sessions;
+mod settings;
 mod sign_in;
 mod smtp_security;
 mod social;

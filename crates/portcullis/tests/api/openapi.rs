@@ -47,6 +47,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/admin/audit/suspicious"),
     ("get", "/metrics"),
     ("delete", "/api/admin/users/{id}/lock"),
+    ("get", "/api/admin/settings"),
+    ("patch", "/api/admin/settings"),
     ("get", "/api/auth/oauth/{provider}/start"),
     ("get", "/api/auth/oauth/{provider}/callback"),
     ("post", "/api/auth/oauth/exchange"),

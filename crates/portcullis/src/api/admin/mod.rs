@@ -2,6 +2,7 @@
 //! trail. Every change is recorded in the same transaction as an audit event.
 
 mod audit;
+mod settings;
 mod users;
 
 use portcullis_store::Page;
@@ -14,6 +15,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(users::router())
         .merge(audit::router())
+        .merge(settings::router())
 }
 
 const MAX_PER_PAGE: i64 = 200;

@@ -77,7 +77,7 @@ pub async fn account_for(
         .await?;
         return admit(core, user);
     }
-    if !core.policy.registration_open {
+    if !core.settings.get().registration_open {
         return Err(ServiceError::RegistrationDisabled);
     }
     let account = NewAccount::new(email, core.policy.roles.default_role().clone(), core.now())
@@ -210,7 +210,7 @@ fn admit(core: &Core, user: UserRow) -> ServiceResult<Reached> {
     if user.is_banned(core.now()) {
         return Err(ServiceError::UserBanned);
     }
-    if core.policy.require_email_verification && !user.email_verified {
+    if core.settings.get().email_verification_required && !user.email_verified {
         return Ok(Reached::MustVerify);
     }
     Ok(Reached::User(Box::new(user)))

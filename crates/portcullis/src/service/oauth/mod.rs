@@ -21,7 +21,7 @@ use super::redirects;
 use super::sessions::{self, Authenticated, SignedIn, Transport};
 use super::{Client, Core, ServiceError, ServiceResult};
 use crate::config::Group;
-use crate::oauth::{Authorization, Callback, Identity};
+use crate::oauth::{Authorization, Callback, Identity, IdentityProvider};
 use crate::sealed;
 
 /// How long a browser has between the start and the callback.
@@ -93,10 +93,7 @@ pub async fn start(
         client,
     )
     .await?;
-    let provider = core
-        .providers
-        .get(start.provider)
-        .ok_or(ServiceError::NotFound)?;
+    let provider = enabled(core, start.provider)?;
     let redirect_to = redirects::allowed(core, start.redirect_to.unwrap_or(DEFAULT_REDIRECT))?;
     let session_id = match start.intent {
         Intent::SignIn(_) => None,
@@ -186,10 +183,7 @@ pub async fn callback(
         client,
     )
     .await?;
-    let provider = core
-        .providers
-        .get(returned.provider)
-        .ok_or(ServiceError::NotFound)?;
+    let provider = enabled(core, returned.provider)?;
     let name = provider.name();
     let unknown = Intent::SignIn(Transport::Cookie);
     let Some(state) = returned.state.and_then(PlainToken::parse) else {
@@ -415,7 +409,7 @@ pub async fn sign_in_with_id_token(
 ) -> ServiceResult<SignedIn> {
     let endpoint = "POST /api/auth/oauth/google/id-token";
     limits::per_client(core, Group::Login, endpoint, client).await?;
-    let provider = core.providers.get(provider).ok_or(ServiceError::NotFound)?;
+    let provider = enabled(core, provider)?;
     let name = provider.name();
     let identity = match provider.verify_id_token(id_token).await {
         Ok(identity) => identity,
@@ -491,6 +485,17 @@ async fn reauthenticate(
         )
         .await?;
     change.commit().await
+}
+
+/// The provider `name`, if configured and enabled (runtime settings); else 404.
+fn enabled<'a>(
+    core: &'a Core,
+    name: &str,
+) -> ServiceResult<&'a std::sync::Arc<dyn IdentityProvider>> {
+    core.providers
+        .get(name)
+        .filter(|_| core.settings.get().provider_enabled(name))
+        .ok_or(ServiceError::NotFound)
 }
 
 /// `{public URL}/api/auth/oauth/{name}/callback`, as registered at the provider.
