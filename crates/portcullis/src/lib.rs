@@ -12,6 +12,7 @@ pub mod limiter;
 pub mod mail;
 pub mod metrics;
 pub mod oauth;
+pub mod pages;
 pub mod sealed;
 pub mod secret;
 pub mod service;

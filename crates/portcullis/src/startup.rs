@@ -33,6 +33,7 @@ use crate::keys::{KeySettings, Keys, PrivateKey, Signer, SigningAlg};
 use crate::mail::delivery::{Delivery, Retry};
 use crate::mail::transport::Transport;
 use crate::metrics::MetricsListener;
+use crate::pages::Pages;
 use crate::service::background::Background;
 use crate::service::{Core, ServiceError, millis};
 use crate::state::{AppState, Inner};
@@ -117,6 +118,7 @@ impl Application {
             ),
             origins: config.server.origins(),
             trusted_proxies: config.server.trusted_proxy_nets(),
+            pages: Pages::new(&config)?,
             core,
             config,
         });
@@ -285,7 +287,8 @@ pub async fn ensure_schema(store: &Store, apply: bool) -> anyhow::Result<()> {
 
 fn router(state: AppState) -> anyhow::Result<Router> {
     crate::metrics::handle();
-    let (router, mut openapi) = api::router().split_for_parts();
+    let (api, mut openapi) = api::router().split_for_parts();
+    let router = api.merge(crate::pages::router());
     api::docs::complete(&mut openapi);
     let doc = OpenApiJson(Arc::new(openapi.to_json()?));
     let hsts = Hsts(state.config.server.hsts());
@@ -293,7 +296,7 @@ fn router(state: AppState) -> anyhow::Result<Router> {
     let cors = cors(&state.origins)?;
     Ok(router
         .route_layer(middleware::from_fn(crate::metrics::keep_route))
-        .fallback(not_found)
+        .fallback(crate::pages::not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(doc))
         .with_state(state)

@@ -8,6 +8,7 @@ use ipnet::IpNet;
 
 use crate::config::Config;
 use crate::http::cookies::CookieSettings;
+use crate::pages::Pages;
 use crate::service::Core;
 
 #[derive(Clone)]
@@ -19,6 +20,8 @@ pub struct Inner {
     pub cookies: CookieSettings,
     pub origins: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
+    /// The hosted pages: templates, words, assets.
+    pub pages: Pages,
 }
 
 impl AppState {

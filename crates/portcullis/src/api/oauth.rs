@@ -19,6 +19,7 @@ use crate::http::auth::{Auth, ClientInfo, SameOrigin};
 use crate::http::cookies::CookieSettings;
 use crate::http::error::Problem;
 use crate::http::{ApiError, ApiResult, Json, csrf};
+use crate::pages::PageError;
 use crate::service::oauth::{self, Intent, Landing, Returned, Start, accounts};
 use crate::service::sessions::{self, Transport};
 use crate::state::AppState;
@@ -131,7 +132,7 @@ pub struct CallbackQuery {
     ),
     responses(
         (status = 302, description = "To `redirect_to`: with session cookies, with `code` for a bearer app, or back after a link or re-authentication"),
-        (status = 400, body = Problem, description = "`oauth_failed`: the state, the browser, the code or the provider's answer did not check out"),
+        (status = 400, body = Problem, description = "`oauth_failed`: the state, the browser, the code or the provider's answer did not check out. Every error is an HTML page instead when the request asks for `text/html` (a browser back from the provider)"),
         (status = 401, body = Problem, description = "`unauthenticated`: the session that asked to link ended"),
         (status = 403, body = Problem, description = "`registration_disabled`, `user_banned` or `email_not_verified`"),
         (status = 404, body = Problem, description = "`not_found`: no such provider"),
@@ -145,21 +146,24 @@ async fn callback(
     query: Result<Query<CallbackQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(Query(query)) = query else {
-        return ApiError::from(crate::service::ServiceError::OauthFailed).into_response();
-    };
     let binding = CookieSettings::read(&headers, &state.cookies.oauth_name());
-    let returned = Returned {
-        provider: &provider,
-        code: query.code.as_deref(),
-        state: query.state.as_deref(),
-        iss: query.iss.as_deref(),
-        error: query.error.as_deref(),
-        binding: binding.as_deref(),
+    let outcome = match &query {
+        Ok(Query(query)) => {
+            let returned = Returned {
+                provider: &provider,
+                code: query.code.as_deref(),
+                state: query.state.as_deref(),
+                iss: query.iss.as_deref(),
+                error: query.error.as_deref(),
+                binding: binding.as_deref(),
+            };
+            oauth::callback(&state.core, returned, &client).await
+        }
+        Err(_) => Err(crate::service::ServiceError::OauthFailed),
     };
     // The binding cookie has served, whatever the outcome.
     let clear = CookieJar::new().add(state.cookies.clear_oauth());
-    match oauth::callback(&state.core, returned, &client).await {
+    match outcome {
         Ok(Landing::Session {
             redirect_to,
             signed_in,
@@ -178,6 +182,11 @@ async fn callback(
             (clear, jar, redirect(redirect_to.as_str())).into_response()
         }
         Ok(Landing::Redirect(to)) => (clear, redirect(to.as_str())).into_response(),
+        // The browser came back from the provider: it gets a page it can act on.
+        Err(err) if crate::pages::wants_html(&headers) => {
+            let page = state.pages.fail_for(&headers, PageError::Service(err));
+            (clear, page).into_response()
+        }
         Err(err) => (clear, ApiError::from(err)).into_response(),
     }
 }

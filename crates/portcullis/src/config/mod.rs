@@ -10,6 +10,7 @@ mod limits;
 mod mail;
 mod oauth;
 mod operations;
+mod pages;
 mod passwords;
 mod redis;
 mod server;
@@ -29,6 +30,7 @@ pub use limits::{Group, LimitsConfig, Rates, Switch};
 pub use mail::MailConfig;
 pub use oauth::{OauthConfig, ProviderConfig, ProviderKind};
 pub use operations::OperationsConfig;
+pub use pages::PagesConfig;
 pub use passwords::PasswordConfig;
 pub use redis::RedisConfig;
 pub use server::{Mode, ServerConfig};
@@ -59,6 +61,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(flatten)]
     pub redis: RedisConfig,
+    #[serde(flatten)]
+    pub pages: PagesConfig,
     /// Social sign-in providers: named at run time, so read from the raw keys in `load`.
     #[serde(skip)]
     pub oauth: OauthConfig,
@@ -137,6 +141,7 @@ impl Config {
         self.limits.validate()?;
         self.redis.validate()?;
         self.oauth.validate()?;
+        self.pages.validate()?;
         self.operations.validate(production)
     }
 

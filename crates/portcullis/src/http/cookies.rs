@@ -25,6 +25,11 @@ impl CookieSettings {
         }
     }
 
+    /// `__Host-` for `Secure` cookies, nothing for plain-http development.
+    pub fn prefix(&self) -> &'static str {
+        self.prefix
+    }
+
     pub fn session_name(&self) -> String {
         format!("{}{SESSION}", self.prefix)
     }
@@ -78,7 +83,14 @@ impl CookieSettings {
             .add(self.build(self.csrf_name(), String::new(), false, 0))
     }
 
-    fn build(&self, name: String, value: String, http_only: bool, max_age: i64) -> Cookie<'static> {
+    /// A cookie of ours: path `/`, `SameSite=Lax`, `Secure` unless plain-http development.
+    pub fn build(
+        &self,
+        name: String,
+        value: String,
+        http_only: bool,
+        max_age: i64,
+    ) -> Cookie<'static> {
         Cookie::build((name, value))
             .path("/")
             .secure(self.secure)

@@ -82,31 +82,37 @@ impl ApiError {
                 );
             }
         };
-        use ServiceError::*;
-        let (status, title) = match service {
-            Unauthenticated => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
-            ReauthenticationRequired => (StatusCode::UNAUTHORIZED, "Reauthentication required"),
-            InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
-            InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "Invalid refresh token"),
-            RefreshTokenReused => (StatusCode::UNAUTHORIZED, "Refresh token reused"),
-            InvalidToken => (StatusCode::BAD_REQUEST, "Invalid token"),
-            OauthFailed => (StatusCode::BAD_REQUEST, "Social sign-in failed"),
-            RedirectNotAllowed => (StatusCode::BAD_REQUEST, "Redirect not allowed"),
-            RegistrationDisabled | UserBanned | EmailNotVerified | Forbidden | MethodDisabled => {
-                (StatusCode::FORBIDDEN, "Forbidden")
-            }
-            NotFound => (StatusCode::NOT_FOUND, "Not found"),
-            EmailTaken | UsernameTaken | LastAdmin | AccountExists | LastLoginMethod => {
-                (StatusCode::CONFLICT, "Conflict")
-            }
-            Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
-            Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "Overloaded"),
-            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
-        };
-        (status, service.code(), title)
+        service_parts(service)
     }
+}
+
+/// Status, stable code and title of a service error: the one mapping, which the pages use
+/// too.
+pub fn service_parts(service: &ServiceError) -> (StatusCode, &'static str, &'static str) {
+    use ServiceError::*;
+    let (status, title) = match service {
+        Unauthenticated => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
+        ReauthenticationRequired => (StatusCode::UNAUTHORIZED, "Reauthentication required"),
+        InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
+        InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "Invalid refresh token"),
+        RefreshTokenReused => (StatusCode::UNAUTHORIZED, "Refresh token reused"),
+        InvalidToken => (StatusCode::BAD_REQUEST, "Invalid token"),
+        OauthFailed => (StatusCode::BAD_REQUEST, "Social sign-in failed"),
+        RedirectNotAllowed => (StatusCode::BAD_REQUEST, "Redirect not allowed"),
+        RegistrationDisabled | UserBanned | EmailNotVerified | Forbidden | MethodDisabled => {
+            (StatusCode::FORBIDDEN, "Forbidden")
+        }
+        NotFound => (StatusCode::NOT_FOUND, "Not found"),
+        EmailTaken | UsernameTaken | LastAdmin | AccountExists | LastLoginMethod => {
+            (StatusCode::CONFLICT, "Conflict")
+        }
+        Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
+        Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "Overloaded"),
+        RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+        Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+    };
+    (status, service.code(), title)
 }
 
 impl From<Violations> for ApiError {

@@ -124,13 +124,21 @@ pub async fn security_headers(State(hsts): State<Hsts>, req: Request, next: Next
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     let fixed = [
-        (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    // Pages send a stricter policy and `same-origin` (their own form posts need an Origin).
+    let defaults = [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    for (name, value) in defaults {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     }
     // Responses carry credentials or user data unless a handler says otherwise.
     headers

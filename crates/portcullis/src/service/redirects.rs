@@ -8,6 +8,17 @@ use url::Url;
 
 use super::{Core, ServiceError, ServiceResult};
 
+/// Where to send a browser on our own pages: a path on the allow-list as it was given (so that
+/// the browser stays on the host it came by), an absolute URL as its allowed form.
+pub fn allowed_target(core: &Core, raw: &str) -> ServiceResult<String> {
+    let url = allowed(core, raw)?;
+    Ok(if raw.starts_with('/') {
+        raw.to_owned()
+    } else {
+        url.to_string()
+    })
+}
+
 /// `raw` resolved to the URL to send the browser to, or 400 `redirect_not_allowed`.
 pub fn allowed(core: &Core, raw: &str) -> ServiceResult<Url> {
     check(&core.policy.public_url, &core.policy.origins, raw)

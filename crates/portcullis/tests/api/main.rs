@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP. SQLite by
 //! default; PostgreSQL (one fresh schema per test) when TEST_DATABASE_URL is set.
 
+mod browser;
 mod helpers;
 mod oidc;
 mod redis_server;
@@ -25,6 +26,7 @@ mod metrics;
 mod nodes;
 mod openapi;
 mod outage;
+mod pages;
 mod passwords;
 mod profile;
 mod quiet_signup;

@@ -7,6 +7,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::browser::*;
 use crate::helpers::*;
 use crate::oidc::*;
 
@@ -279,6 +280,26 @@ async fn the_state_works_once_in_the_browser_that_started_it_and_not_for_long() 
     let back = callback_url(&app, &op, &mut browser, "state").await;
     let tampered = back.replace("state=", "state=x");
     assert_problem(browser.get(&tampered).await, 400, "oauth_failed").await;
+    // A browser navigating back from the provider gets a page it can act on, not JSON.
+    let page = app
+        .client
+        .get(&tampered)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("did not work") && html.contains("href=\"/login\""),
+        "{html}"
+    );
     for strip in ["code", "state"] {
         let mut browser = Browser::new();
         let back = callback_url(&app, &op, &mut browser, "state").await;
