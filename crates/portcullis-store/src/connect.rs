@@ -6,7 +6,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::{Result, Tx, dispatch, dispatch_write};
+use crate::{Conn, Result, Tx, dispatch, dispatch_write};
 
 /// The database behind Portcullis, chosen at run time by the URL's scheme.
 ///
@@ -79,8 +79,10 @@ impl Store {
     /// so a transaction that reads before it writes can never fail to upgrade its lock.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Self::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Self::Sqlite { write, .. } => {
+                Tx::new(Conn::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?))
+            }
+            Self::Postgres(pool) => Tx::new(Conn::Postgres(pool.begin().await?)),
         })
     }
 

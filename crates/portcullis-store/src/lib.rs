@@ -6,6 +6,7 @@
 //! here, never in services. Ids are UUIDv7 text and timestamps unix milliseconds on both.
 
 mod audit;
+mod changes;
 mod connect;
 mod error;
 mod migrations;
@@ -19,12 +20,13 @@ mod tokens;
 mod tx;
 mod users;
 
+pub use changes::{Announced, ChangeFeed};
 pub use connect::{PoolOptions, Store};
 pub use error::StoreError;
 pub use migrations::{Drift, MigrationReport};
 pub use models::*;
 pub use sessions::MAX_LISTED_SESSIONS;
-pub use tx::Tx;
+pub use tx::{Conn, Touched, Tx};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -52,9 +54,9 @@ macro_rules! dispatch_write {
 /// queries take `&mut **$conn` as their executor.
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
-        match $tx {
-            $crate::Tx::Sqlite($conn) => $body,
-            $crate::Tx::Postgres($conn) => $body,
+        match &mut $tx.conn {
+            $crate::Conn::Sqlite($conn) => $body,
+            $crate::Conn::Postgres($conn) => $body,
         }
     };
 }

@@ -138,6 +138,7 @@ impl Tx {
 
     /// Records that the session's user proved who they are again at `now`.
     pub async fn mark_reauthenticated(&mut self, session_id: &SessionId, now: i64) -> Result<()> {
+        self.touched_session(session_id);
         on_tx!(self, tx => {
             sqlx::query("UPDATE sessions SET reauthenticated_at = $2 WHERE id = $1")
                 .bind(session_id.to_string())

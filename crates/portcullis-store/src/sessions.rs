@@ -21,6 +21,14 @@ macro_rules! live_sessions_where {
     };
 }
 
+impl SessionRow {
+    /// The liveness test of `live_sessions_where!` (but for revocation: a revoked session is
+    /// never read), for a copy of a row read earlier.
+    pub fn is_live(&self, live: Liveness) -> bool {
+        self.expires_at > live.now && self.last_seen_at > live.idle_cutoff
+    }
+}
+
 impl Store {
     /// The session with this id, if it is live.
     pub async fn live_session(&self, id: &SessionId, live: Liveness) -> Result<Option<SessionRow>> {
@@ -156,6 +164,8 @@ impl Tx {
 
     /// Stores a new session (and its first refresh token) and stamps the user's sign-in.
     pub async fn create_session(&mut self, session: &NewSession) -> Result<()> {
+        // The user's row changes (its last sign-in).
+        self.touched_user(&session.user_id);
         let (session_id, user_id) = (session.id.to_string(), session.user_id.to_string());
         on_tx!(self, tx => {
             sqlx::query(
@@ -203,6 +213,7 @@ impl Tx {
     ) -> Result<bool> {
         const SQL: &str = "UPDATE sessions SET revoked_at = $3
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
+        self.touched_session(session_id);
         Ok(on_tx!(self, tx => {
             sqlx::query(SQL)
                 .bind(session_id.to_string())
@@ -224,16 +235,20 @@ impl Tx {
         now: i64,
     ) -> Result<u64> {
         const SQL: &str = "UPDATE sessions SET revoked_at = $3
-             WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)";
-        Ok(on_tx!(self, tx => {
-            sqlx::query(SQL)
+             WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)
+             RETURNING id";
+        let ended: Vec<String> = on_tx!(self, tx => {
+            sqlx::query_scalar(SQL)
                 .bind(user_id.to_string())
                 .bind(keep.map(SessionId::to_string))
                 .bind(now)
-                .execute(&mut **tx)
+                .fetch_all(&mut **tx)
                 .await?
-                .rows_affected()
-        }))
+        });
+        for id in ended.iter().filter_map(|id| id.parse().ok()) {
+            self.touched_session(&id);
+        }
+        Ok(ended.len() as u64)
     }
 
     /// Uses a refresh token once. The conditional update is the lock: of many concurrent
@@ -248,7 +263,7 @@ impl Tx {
         grace_ms: i64,
     ) -> Result<RefreshOutcome> {
         const LIVE_SESSION: &str = live_sessions_where!("id = $1");
-        on_tx!(self, tx => {
+        let revoked = on_tx!(self, tx => {
             let claimed: Option<(String, String)> = sqlx::query_as(
                 "UPDATE refresh_tokens SET used_at = $2
                  WHERE token_hash = $1 AND used_at IS NULL
@@ -310,8 +325,12 @@ impl Tx {
                 .bind(live.now)
                 .execute(&mut **tx)
                 .await?;
-            Ok(RefreshOutcome::ReusedSessionRevoked { session_id, user_id })
-        })
+            RefreshOutcome::ReusedSessionRevoked { session_id, user_id }
+        });
+        if let RefreshOutcome::ReusedSessionRevoked { session_id, .. } = &revoked {
+            self.touched_session(session_id);
+        }
+        Ok(revoked)
     }
 }
 

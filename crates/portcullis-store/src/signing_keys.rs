@@ -35,6 +35,6 @@ impl Store {
                 .await?;
             }
         });
-        tx.commit().await
+        tx.commit().await.map(|_| ())
     }
 }

@@ -44,12 +44,12 @@ const STORED_PASSWORD: &str =
 /// read stay as read until the transaction ends.
 macro_rules! locking {
     ($tx:expr, $select:expr, $conn:ident, $sql:ident => $body:expr) => {
-        match $tx {
-            Tx::Sqlite($conn) => {
+        match &mut $tx.conn {
+            crate::Conn::Sqlite($conn) => {
                 let $sql: &'static str = $select;
                 $body
             }
-            Tx::Postgres($conn) => {
+            crate::Conn::Postgres($conn) => {
                 let $sql: &'static str = concat!($select, " FOR UPDATE");
                 $body
             }
@@ -363,6 +363,7 @@ impl Tx {
                 .await
                 .map_err(map_unique)?;
         });
+        self.touched_user(id);
         self.user_by_id(id).await
     }
 
@@ -375,6 +376,7 @@ impl Tx {
     ) -> Result<bool> {
         const SQL: &str = "UPDATE users SET email_verified = TRUE, updated_at = $3
              WHERE id = $1 AND lower(email) = lower($2)";
+        self.touched_user(user_id);
         Ok(on_tx!(self, tx => {
             sqlx::query(SQL).bind(user_id.to_string()).bind(email).bind(now).execute(&mut **tx).await?.rows_affected() > 0
         }))
@@ -416,6 +418,7 @@ impl Tx {
         let Some(user) = self.lock_user(user_id).await? else {
             return Ok(RoleChange::NotFound);
         };
+        self.touched_user(user_id);
         on_tx!(self, tx => {
             sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
                 .bind(user_id.to_string())
@@ -480,6 +483,7 @@ impl Tx {
     ) -> Result<bool> {
         const SQL: &str = "UPDATE users SET banned = TRUE, ban_reason = $2, ban_expires_at = $3,
                 updated_at = $4 WHERE id = $1";
+        self.touched_user(user_id);
         Ok(on_tx!(self, tx => {
             sqlx::query(SQL).bind(user_id.to_string()).bind(reason).bind(expires_at).bind(now)
                 .execute(&mut **tx).await?.rows_affected() > 0
@@ -490,6 +494,7 @@ impl Tx {
     pub async fn unban_user(&mut self, user_id: &UserId, now: i64) -> Result<bool> {
         const SQL: &str = "UPDATE users SET banned = FALSE, ban_reason = NULL,
                 ban_expires_at = NULL, updated_at = $2 WHERE id = $1";
+        self.touched_user(user_id);
         Ok(on_tx!(self, tx => {
             sqlx::query(SQL).bind(user_id.to_string()).bind(now).execute(&mut **tx).await?.rows_affected() > 0
         }))
@@ -502,6 +507,7 @@ impl Tx {
         const FORGET: &str =
             "UPDATE audit_events SET ip = NULL, user_agent = NULL, login_key = NULL
              WHERE actor_user_id = $1 OR (actor_user_id IS NULL AND subject_user_id = $1)";
+        self.touched_user(user_id);
         let user_id = user_id.to_string();
         Ok(on_tx!(self, tx => {
             sqlx::query(FORGET).bind(&user_id).execute(&mut **tx).await?;

@@ -2,10 +2,13 @@
 //! `kid` names and only with that key's own algorithm.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use jsonwebtoken::{Header, Validation};
 use portcullis_core::{SessionId, UserId};
+use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::keys::Keys;
 
@@ -42,6 +45,17 @@ pub struct AccessTokens {
     audience: String,
     ttl_secs: i64,
     leeway_secs: i64,
+    /// Tokens already verified, by the SHA-256 of their text, so that a signature is checked
+    /// once per token rather than once per request. `None` when the configuration leaves no
+    /// room for it.
+    verified: Option<Arc<Cache<[u8; 32], Arc<Verified>>>>,
+}
+
+/// A token whose signature, header and audience checked out, and the key that signed it:
+/// used again only while that key is still in the ring, and only within its lifetime.
+struct Verified {
+    kid: String,
+    claims: Arc<AccessClaims>,
 }
 
 /// Why a token was refused; never shown to clients, who see 401 either way.
@@ -62,6 +76,7 @@ impl AccessTokens {
         audience: String,
         ttl_secs: i64,
         leeway_secs: i64,
+        cache_entries: usize,
     ) -> Self {
         Self {
             keys,
@@ -69,6 +84,7 @@ impl AccessTokens {
             audience,
             ttl_secs,
             leeway_secs,
+            verified: (cache_entries > 0).then(|| Arc::new(Cache::new(cache_entries))),
         }
     }
 
@@ -108,8 +124,36 @@ impl AccessTokens {
         Ok(jsonwebtoken::encode(&header, &claims, &active.encoding)?)
     }
 
-    /// Verifies signature, type, issuer, audience and lifetime against the injected clock.
-    pub fn verify(&self, token: &str, now_ms: i64) -> Result<AccessClaims, TokenError> {
+    /// Verifies signature, type, issuer, audience and lifetime against the injected clock. A
+    /// token verified before is found by its digest and only its lifetime and key are checked
+    /// again.
+    pub fn verify(&self, token: &str, now_ms: i64) -> Result<Arc<AccessClaims>, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let known = self.verified.as_ref().and_then(|cache| cache.get(&digest));
+        let lookup = if known.is_some() { "hit" } else { "miss" };
+        metrics::counter!(crate::metrics::AUTH_CACHE_LOOKUPS, "kind" => "token", "outcome" => lookup)
+            .increment(1);
+        if let Some(known) = known
+            && self.keys.current().verifying.contains_key(&known.kid)
+        {
+            self.check_lifetime(&known.claims, now_ms)?;
+            return Ok(known.claims.clone());
+        }
+        let (kid, claims) = self.verify_signature(token)?;
+        let claims = Arc::new(claims);
+        self.check_lifetime(&claims, now_ms)?;
+        if let Some(cache) = &self.verified {
+            let verified = Verified {
+                kid,
+                claims: claims.clone(),
+            };
+            cache.insert(digest, Arc::new(verified));
+        }
+        Ok(claims)
+    }
+
+    /// Everything but the lifetime; returns the signing key's id with the claims.
+    fn verify_signature(&self, token: &str) -> Result<(String, AccessClaims), TokenError> {
         // Parsing the header refuses `alg: none` in any case: it is not an algorithm here.
         let header = jsonwebtoken::decode_header(token)?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
@@ -123,26 +167,27 @@ impl AccessTokens {
             return Err(TokenError::Header("embedded key reference"));
         }
         let ring = self.keys.current();
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| ring.verifying.get(kid))
-            .ok_or(TokenError::Header("kid"))?;
+        let kid = header.kid.ok_or(TokenError::Header("kid"))?;
+        let key = ring.verifying.get(&kid).ok_or(TokenError::Header("kid"))?;
         if header.alg != key.alg {
             return Err(TokenError::Header("alg"));
         }
         let mut validation = Validation::new(key.alg);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        // Lifetime is checked below against the injected clock, not the library's.
+        // Lifetime is checked against the injected clock, not the library's.
         validation.validate_exp = false;
         validation.required_spec_claims = HashSet::new();
         let claims =
             jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)?.claims;
+        Ok((kid, claims))
+    }
+
+    fn check_lifetime(&self, claims: &AccessClaims, now_ms: i64) -> Result<(), TokenError> {
         let now = now_ms / 1000;
         if claims.exp + self.leeway_secs <= now || claims.nbf - self.leeway_secs > now {
             return Err(TokenError::Time);
         }
-        Ok(claims)
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Portcullis: a self-hosted authentication server.
 
 pub mod api;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod hash_pool;

@@ -48,6 +48,10 @@ pub const MAIL_FAILED: &str = "portcullis_mail_outbox_failed";
 /// Background work (the mail of forgot-password and resend) refused under a flood; its
 /// request answered 503.
 pub const BACKGROUND_REFUSED: &str = "portcullis_background_refused_total";
+/// Authentication cache lookups by `kind` (`token`, `session`, `user`) and `outcome`.
+pub const AUTH_CACHE_LOOKUPS: &str = "portcullis_auth_cache_lookups_total";
+/// 1 while the node hears other nodes' changes (or needs not: SQLite), else 0.
+pub const AUTH_CACHE_TRUSTED: &str = "portcullis_auth_cache_trusted";
 
 /// How often histogram samples are drained when nothing scrapes.
 const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);

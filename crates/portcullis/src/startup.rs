@@ -60,7 +60,8 @@ pub struct Application {
     metrics: Option<(TcpListener, Router)>,
     router: Router,
     store: Store,
-    /// Loops that only read (key reloads, the Redis probe): stopped at shutdown.
+    /// Loops that only read (key reloads, the Redis probe, change announcements): stopped at
+    /// shutdown.
     tickers: Vec<tokio::task::JoinHandle<()>>,
     /// Background work (mail delivery, pruning) that finishes its step when told to stop.
     workers: Vec<tokio::task::JoinHandle<()>>,
@@ -89,6 +90,10 @@ impl Application {
             let core = core.clone();
             async move { core.settings.watch(core.store.clone()).await }
         });
+        let announcements = tokio::spawn(crate::cache::feed::follow(
+            store.clone(),
+            core.cache.clone(),
+        ));
         let (stop, stopped) = watch::channel(false);
         let delivery = Delivery {
             store: store.clone(),
@@ -129,7 +134,7 @@ impl Application {
         };
         let router = router(state)?;
         Ok(Self {
-            tickers: vec![reloader, limiter_probe, settings_reload],
+            tickers: vec![reloader, limiter_probe, settings_reload, announcements],
             listener,
             metrics,
             router,

@@ -189,7 +189,7 @@ async fn register(
                 signed_in_response(&state, StatusCode::CREATED, *signed_in)
             }
             registration::Registered::Unverified(user) => {
-                let user = UserView::new(*user, state.core.now());
+                let user = UserView::new(&user, state.core.now());
                 (StatusCode::CREATED, axum::Json(Registered { user })).into_response()
             }
             registration::Registered::Accepted => accepted(SIGN_UP_ACCEPTED).into_response(),
@@ -238,7 +238,7 @@ pub(super) fn signed_in_response(
 ) -> Response {
     let now = signed_in.session.created_at;
     let current = signed_in.session.id;
-    let user = UserView::new(signed_in.user, now);
+    let user = UserView::new(&signed_in.user, now);
     let session = SessionView::new(signed_in.session, &current);
     match signed_in.credentials {
         Credentials::Bearer {

@@ -53,7 +53,7 @@ pub struct PasswordChange {
 #[utoipa::path(get, path = "/api/auth/me", tag = "me",
     responses((status = 200, body = UserView), (status = 401, body = Problem)))]
 async fn get_me(State(state): State<AppState>, Auth(auth): Auth) -> axum::Json<UserView> {
-    axum::Json(UserView::new(auth.user, state.core.now()))
+    axum::Json(UserView::new(&auth.user, state.core.now()))
 }
 
 /// Update `name`, `username` or `image`.
@@ -76,7 +76,7 @@ async fn patch_me(
         image: body.image,
     };
     let user = profile::update(&state.core, &auth, patch).await?;
-    Ok(axum::Json(UserView::new(user, state.core.now())))
+    Ok(axum::Json(UserView::new(&user, state.core.now())))
 }
 
 /// Change the password; every other session of the user is revoked.

@@ -43,6 +43,10 @@ pub struct Readiness {
     /// configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     redis: Option<&'static str>,
+    /// On PostgreSQL: `ok` while this node hears other nodes' changes, `lost` while it does
+    /// not (it then reads every session and user from the database: still ready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announcements: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,7 +84,7 @@ async fn health() -> axum::Json<Health> {
 
 /// Readiness: 200 when the database answers, else 503 naming what failed. A Redis that does
 /// not answer leaves the node ready (it limits with its own memory meanwhile) and shows as
-/// `degraded`.
+/// `degraded`; so do lost change announcements (`lost`: no cache meanwhile).
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
@@ -106,6 +110,14 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, axum::Json<Readine
             status: body.0,
             database: body.1,
             redis,
+            // Nothing is heard from a database that does not answer.
+            announcements: state.core.store.has_change_feed().then(|| {
+                if status == StatusCode::OK && state.core.cache.is_trusted() {
+                    "ok"
+                } else {
+                    "lost"
+                }
+            }),
         }),
     )
 }

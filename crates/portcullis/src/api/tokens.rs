@@ -163,12 +163,12 @@ async fn introspect(
     };
     let answer = match active.claims {
         Some(claims) => Introspection {
-            sub: Some(claims.sub),
-            sid: Some(claims.sid),
+            sub: Some(claims.sub.clone()),
+            sid: Some(claims.sid.clone()),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
-            iss: Some(claims.iss),
-            aud: Some(claims.aud),
+            iss: Some(claims.iss.clone()),
+            aud: Some(claims.aud.clone()),
             token_type: Some("access_token"),
             ..Introspection::default()
         },

@@ -55,20 +55,20 @@ pub struct UserView {
 
 impl UserView {
     /// The user as seen at `now` (which decides whether a ban still holds).
-    pub fn new(user: UserRow, now: i64) -> Self {
+    pub fn new(user: &UserRow, now: i64) -> Self {
         let banned = user.is_banned(now);
         Self {
             id: user.id.to_string(),
-            email: user.email,
+            email: user.email.clone(),
             email_verified: user.email_verified,
-            name: user.name,
-            username: user.username,
-            image: user.image,
+            name: user.name.clone(),
+            username: user.username.clone(),
+            image: user.image.clone(),
             role: user.role.to_string(),
             created_at: rfc3339(user.created_at),
             last_login_at: user.last_login_at.map(rfc3339),
             banned,
-            ban_reason: user.ban_reason.filter(|_| banned),
+            ban_reason: user.ban_reason.clone().filter(|_| banned),
             ban_expires_at: user.ban_expires_at.filter(|_| banned).map(rfc3339),
         }
     }

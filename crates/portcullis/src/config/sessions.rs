@@ -18,6 +18,9 @@ pub struct SessionConfig {
     /// A refresh token replayed within this window is refused without revoking the session.
     #[serde(with = "humantime_serde")]
     pub refresh_reuse_grace: Duration,
+    /// How many verified access tokens, sessions and users each node keeps in memory (each);
+    /// 0 reads every one from the database at every request.
+    pub auth_cache_entries: usize,
 }
 
 impl Default for SessionConfig {
@@ -26,6 +29,7 @@ impl Default for SessionConfig {
             session_idle_timeout: Duration::from_secs(7 * 86_400),
             session_lifetime: Duration::from_secs(30 * 86_400),
             refresh_reuse_grace: Duration::from_secs(10),
+            auth_cache_entries: 10_000,
         }
     }
 }

@@ -54,7 +54,8 @@ impl<'a> Change<'a> {
     /// Commits; then logs and counts the events and wakes this node's mail worker.
     #[tracing::instrument(name = "store.commit", skip_all)]
     pub async fn commit(self) -> ServiceResult<()> {
-        self.tx.commit().await?;
+        let touched = self.tx.commit().await?;
+        self.core.cache.forget(&touched);
         for event in &self.events {
             event.emit();
         }

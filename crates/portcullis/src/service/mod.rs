@@ -40,6 +40,7 @@ pub use error::{ServiceError, ServiceResult, Violations};
 use self::background::Background;
 use self::policy::Policy;
 use self::settings::{RuntimeSettings, Settings};
+use crate::cache::AuthCache;
 use crate::config::Config;
 use crate::hash_pool::HashPool;
 use crate::jwt::AccessTokens;
@@ -66,6 +67,8 @@ pub struct Core {
     pub state_key: [u8; 32],
     /// The switches admins flip at run time, over the configuration's defaults.
     pub settings: RuntimeSettings,
+    /// This node's copies of hot sessions and users.
+    pub cache: Arc<AuthCache>,
 }
 
 impl Core {
@@ -81,6 +84,7 @@ impl Core {
             config.audience(),
             secs(config.tokens.access_token_ttl),
             secs(config.tokens.jwt_leeway),
+            config.sessions.auth_cache_entries,
         );
         let hasher = PasswordHasher::new(config.passwords.hash_params())?;
         let settings = RuntimeSettings::new(Settings::from_config(config));
@@ -100,6 +104,11 @@ impl Core {
             providers: Providers::from_config(config, clock.clone())?,
             state_key: derived.state_encryption,
             settings,
+            // Trusted from the start where this node's own writes are all there is (SQLite).
+            cache: Arc::new(AuthCache::new(
+                config.sessions.auth_cache_entries,
+                !store.has_change_feed(),
+            )),
             clock,
             store,
         })

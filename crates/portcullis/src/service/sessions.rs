@@ -2,13 +2,16 @@
 //! presented credential is found to belong to a live session of an unbanned user, and the
 //! user's own view of their sessions.
 
-use portcullis_core::{PlainToken, SessionId, UserId};
+use std::sync::Arc;
+
+use portcullis_core::{HashedToken, PlainToken, SessionId, UserId};
 use portcullis_store::{NewSession, SessionRow, UserRow};
 use serde_json::json;
 
 use super::audit::{Action, AuditEvent};
 use super::change::Change;
 use super::{Client, Core, ServiceError, ServiceResult};
+use crate::cache::Epoch;
 use crate::jwt::{AccessClaims, Subject};
 
 /// The purposes tokens are hashed under, kept apart so one kind never passes as another.
@@ -178,19 +181,22 @@ pub enum Presented<'a> {
 
 /// A request's proof of identity: the live session and its user, who is not banned.
 pub struct Authenticated {
-    pub user: UserRow,
-    pub session: SessionRow,
+    pub user: Arc<UserRow>,
+    pub session: Arc<SessionRow>,
     pub transport: Transport,
     /// The verified claims, when an access token was presented.
-    pub claims: Option<AccessClaims>,
+    pub claims: Option<Arc<AccessClaims>>,
 }
 
 /// The one authentication path: whether `presented` belongs to a live session of a user who
-/// exists and is not banned, read from the store at every call so that a revocation or ban
-/// takes effect at once.
+/// exists and is not banned. Sessions and users come from this node's cache when it holds
+/// them (see `crate::cache` for why a revocation or ban still takes effect at once), else
+/// from the store.
 #[tracing::instrument(name = "authenticate", skip_all)]
 pub async fn authenticate(core: &Core, presented: Presented<'_>) -> ServiceResult<Authenticated> {
     let live = core.liveness();
+    // Read before the store is, so that what it returns is kept only if nothing changed.
+    let epoch = core.cache.epoch();
     let (session, transport, claims) = match presented {
         Presented::AccessToken(token) => {
             let claims = core.tokens.verify(token, live.now).map_err(|err| {
@@ -200,16 +206,25 @@ pub async fn authenticate(core: &Core, presented: Presented<'_>) -> ServiceResul
             let (Ok(sid), Ok(sub)) = (claims.sid.parse(), claims.sub.parse::<UserId>()) else {
                 return Err(ServiceError::Unauthenticated);
             };
-            let session = core
-                .store
-                .live_session(&sid, live)
-                .await?
-                .filter(|s| s.user_id == sub);
+            let session = match core.cache.session(&sid, live.now) {
+                Some(session) => Some(session),
+                None => {
+                    let found = core.store.live_session(&sid, live).await?;
+                    kept_session(core, epoch, found, None)
+                }
+            };
+            let session = session.filter(|s| s.user_id == sub);
             (session, Transport::Bearer, Some(claims))
         }
         Presented::SessionCookie(token) => {
             let hash = core.token_hasher.hash(purpose::SESSION, token);
-            let session = core.store.live_session_by_token(&hash, live).await?;
+            let session = match core.cache.session_by_token(&hash, live.now) {
+                Some(session) => Some(session),
+                None => {
+                    let found = core.store.live_session_by_token(&hash, live).await?;
+                    kept_session(core, epoch, found, Some(&hash))
+                }
+            };
             (session, Transport::Cookie, None)
         }
         Presented::RefreshToken(token) => {
@@ -218,16 +233,29 @@ pub async fn authenticate(core: &Core, presented: Presented<'_>) -> ServiceResul
                 .store
                 .live_session_by_refresh_token(&hash, live)
                 .await?;
-            (session, Transport::Bearer, None)
+            (session.map(Arc::new), Transport::Bearer, None)
         }
     };
-    let session = session.ok_or(ServiceError::Unauthenticated)?;
-    let user = core
-        .store
-        .user_by_id(&session.user_id)
-        .await?
-        .filter(|u| !u.is_banned(live.now))
+    // A copy is checked as the store's query checks a row: it may have aged since it was read.
+    let session = session
+        .filter(|s| s.is_live(live))
         .ok_or(ServiceError::Unauthenticated)?;
+    let user = match core.cache.user(&session.user_id, live.now) {
+        Some(user) => user,
+        None => {
+            let user = core
+                .store
+                .user_by_id(&session.user_id)
+                .await?
+                .map(Arc::new)
+                .ok_or(ServiceError::Unauthenticated)?;
+            core.cache.keep_user(epoch, &user, live.now);
+            user
+        }
+    };
+    if user.is_banned(live.now) {
+        return Err(ServiceError::Unauthenticated);
+    }
     Ok(Authenticated {
         user,
         session,
@@ -236,13 +264,28 @@ pub async fn authenticate(core: &Core, presented: Presented<'_>) -> ServiceResul
     })
 }
 
+/// A session just read from the store, kept in the cache when found.
+fn kept_session(
+    core: &Core,
+    epoch: Epoch,
+    found: Option<SessionRow>,
+    token_hash: Option<&HashedToken>,
+) -> Option<Arc<SessionRow>> {
+    let session = Arc::new(found?);
+    core.cache
+        .keep_session(epoch, &session, token_hash, core.now());
+    Some(session)
+}
+
 /// Records the use of a cookie session, which slides its idle timeout (up to the absolute
 /// lifetime); written at most once a minute, so reads stay reads.
 pub async fn slide(core: &Core, auth: &Authenticated) -> ServiceResult<()> {
-    if auth.transport == Transport::Cookie {
+    let now = core.now();
+    if auth.transport == Transport::Cookie && auth.session.last_seen_at < now - TOUCH_INTERVAL_MS {
         core.store
-            .touch_session(&auth.session.id, core.now(), TOUCH_INTERVAL_MS)
+            .touch_session(&auth.session.id, now, TOUCH_INTERVAL_MS)
             .await?;
+        core.cache.seen(&auth.session.id, now);
     }
     Ok(())
 }

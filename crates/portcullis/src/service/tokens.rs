@@ -1,6 +1,8 @@
 //! Tokens for application backends: access tokens for cookie sessions, and RFC 7662
 //! introspection through the one authentication path.
 
+use std::sync::Arc;
+
 use portcullis_core::PlainToken;
 use portcullis_store::{SessionRow, UserRow};
 
@@ -19,10 +21,10 @@ pub fn for_cookie_session(core: &Core, auth: &Authenticated) -> ServiceResult<St
 
 /// An active token, as introspection reports it.
 pub struct Active {
-    pub user: UserRow,
-    pub session: SessionRow,
+    pub user: Arc<UserRow>,
+    pub session: Arc<SessionRow>,
     /// The claims of an access token; `None` for a refresh token.
-    pub claims: Option<AccessClaims>,
+    pub claims: Option<Arc<AccessClaims>>,
 }
 
 /// Whether `token` (an access or an unused refresh token) is active right now: valid, and

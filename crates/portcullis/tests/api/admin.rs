@@ -83,23 +83,20 @@ async fn every_admin_path_refuses_anonymous_and_non_admin_callers() {
 async fn demotion_takes_effect_on_the_next_request_with_the_old_token() {
     let app = spawn_app().await;
     let admin = app.admin().await.access;
-    assert_eq!(
-        app.get("/api/admin/users")
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
-    app.execute("UPDATE users SET role = 'user'").await;
-    let after = app
-        .get("/api/admin/users")
-        .bearer_auth(&admin)
+    let other = app.admin().await.access;
+    let admin_id = app.user_id(&admin).await;
+    let users = |token: &str| app.get("/api/admin/users").bearer_auth(token).send();
+    assert_eq!(users(&admin).await.unwrap().status(), StatusCode::OK);
+    let demoted = app
+        .client
+        .put(app.url(&format!("/api/admin/users/{admin_id}/role")))
+        .bearer_auth(&other)
+        .json(&serde_json::json!({ "role": "user" }))
         .send()
         .await
         .unwrap();
-    assert_problem(after, 403, "forbidden").await;
+    assert_eq!(demoted.status(), StatusCode::OK);
+    assert_problem(users(&admin).await.unwrap(), 403, "forbidden").await;
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod smtp;
 mod admin;
 mod admin_changes;
 mod audit;
+mod cache;
 mod cli;
 mod cluster;
 mod cookies;

@@ -96,6 +96,9 @@ async fn a_database_outage_answers_503_unavailable_not_500() {
     if redis_url().is_some() {
         expected["redis"] = json!("ok");
     }
+    if postgres_url().is_some() {
+        expected["announcements"] = json!("lost");
+    }
     assert_eq!(body, expected);
 
     // Metrics still answer, so that a scrape tells a database outage from a dead node.

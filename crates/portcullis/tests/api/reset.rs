@@ -264,7 +264,7 @@ async fn when_mail_work_is_full_every_caller_gets_503_and_nothing_is_dropped() {
     app.register(&known).await;
     // Hold the database so that the one background task cannot finish.
     let mut held = app.store.begin().await.unwrap();
-    if let portcullis_store::Tx::Postgres(tx) = &mut held {
+    if let portcullis_store::Conn::Postgres(tx) = held.conn_mut() {
         sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
             .execute(&mut **tx)
             .await

@@ -116,7 +116,7 @@ async fn list_users(
         users: page
             .users
             .into_iter()
-            .map(|u| UserView::new(u, now))
+            .map(|u| UserView::new(&u, now))
             .collect(),
         page: paging.page,
         per_page: paging.per_page,
@@ -147,7 +147,7 @@ async fn get_user(
 ) -> ApiResult<axum::Json<AdminUserView>> {
     let (user, accounts) = admin::user_with_accounts(&state.core, &id).await?;
     Ok(axum::Json(AdminUserView {
-        user: UserView::new(user, state.core.now()),
+        user: UserView::new(&user, state.core.now()),
         accounts: accounts.into_iter().map(AccountView::from).collect(),
     }))
 }
@@ -352,5 +352,5 @@ async fn answer_with_user(
     let user = admin::act(&state.core, admin, id, action, client)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    Ok(axum::Json(UserView::new(user, state.core.now())))
+    Ok(axum::Json(UserView::new(&user, state.core.now())))
 }
