@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::Uri;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portcullis_core::SessionId;
 use secrecy::SecretString;
@@ -387,7 +387,12 @@ async fn revoke_session(
     };
     let outcome = sessions::revoke(&state.core, auth, &session_id, &visitor.client).await;
     if session_id == auth.session.id && outcome.is_ok() {
-        return Pages::see_other(&visitor, "/login?notice=signed_out");
+        // Revoking this browser's own session is signing out: its cookies go too.
+        return (
+            state.cookies.clear(),
+            Pages::see_other(&visitor, "/login?notice=signed_out"),
+        )
+            .into_response();
     }
     back(
         &state,

@@ -112,18 +112,10 @@ fn login_form(
             ),
         })
         .collect();
-    let return_query = return_to
-        .map(|r| {
-            format!(
-                "?{}",
-                serde_urlencoded::to_string([("return_to", r)]).unwrap_or_default()
-            )
-        })
-        .unwrap_or_default();
     state.pages.render_form(
         visitor,
         "login.html",
-        merge(json!({ "return_to": return_to.unwrap_or_default(), "return_query": return_query, "password_login": settings.password_login, "registration_open": settings.registration_open, "providers": providers, "values": values, "notice": notice }), [errors.context()]),
+        merge(json!({ "return_to": return_to.unwrap_or_default(), "return_query": return_query(return_to), "password_login": settings.password_login, "registration_open": settings.registration_open, "providers": providers, "values": values, "notice": notice }), [errors.context()]),
         errors,
     )
 }
@@ -199,6 +191,19 @@ async fn login(
     }
 }
 
+/// `?return_to=…` to carry the destination between the sign-in and sign-up pages.
+fn return_query(return_to: Option<&str>) -> String {
+    return_to
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            format!(
+                "?{}",
+                serde_urlencoded::to_string([("return_to", r)]).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// 303 to where a new session goes next, with its cookies.
 fn signed_in_to(
     state: &AppState,
@@ -229,6 +234,7 @@ fn signed_in_to(
 fn signup_form(
     state: &AppState,
     visitor: &Visitor,
+    return_to: Option<&str>,
     values: BTreeMap<&str, String>,
     errors: &FormErrors,
 ) -> Response {
@@ -241,16 +247,27 @@ fn signup_form(
     state.pages.render_form(
         visitor,
         "signup.html",
-        merge(json!({ "values": values }), [errors.context()]),
+        merge(json!({ "return_to": return_to.unwrap_or_default(), "return_query": return_query(return_to), "values": values }), [errors.context()]),
         errors,
     )
 }
 
-async fn signup_page(State(state): State<AppState>, visitor: Visitor) -> Response {
+async fn signup_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    query: Result<Query<Landing>, QueryRejection>,
+) -> Response {
+    let query = landing(query);
     if visitor.auth.is_some() {
-        return Pages::see_other(&visitor, "/account");
+        return Pages::see_other(&visitor, &destination(&state, query.return_to.as_deref()));
     }
-    signup_form(&state, &visitor, BTreeMap::new(), &FormErrors::none())
+    signup_form(
+        &state,
+        &visitor,
+        query.return_to.as_deref(),
+        BTreeMap::new(),
+        &FormErrors::none(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -261,6 +278,7 @@ struct SignupForm {
     #[serde(default)]
     password: String,
     name: Option<String>,
+    return_to: Option<String>,
 }
 
 async fn signup(
@@ -279,22 +297,29 @@ async fn signup(
         transport: Transport::Cookie,
     };
     match registration::register(&state.core, registration, &visitor.client).await {
-        Ok(Registered::SignedIn(signed_in)) => signed_in_to(&state, &visitor, *signed_in, None),
-        Ok(Registered::Unverified(_) | Registered::Accepted) => {
-            state.pages.render(
-                &visitor,
-                "message.html",
-                json!({ "title": "titles.check_inbox", "message": "notice.check_inbox", "failure": false }),
-                StatusCode::OK,
-            )
+        Ok(Registered::SignedIn(signed_in)) => {
+            signed_in_to(&state, &visitor, *signed_in, form.return_to.as_deref())
         }
-        Err(ServiceError::RegistrationDisabled) => state
-            .pages
-            .fail(&visitor, PageError::Service(ServiceError::RegistrationDisabled)),
+        // Post/redirect/get: a reload does not post the form again, and the sign-in page
+        // keeps the destination for when the address is verified.
+        Ok(Registered::Unverified(_) | Registered::Accepted) => {
+            let query = return_query(form.return_to.as_deref());
+            let to = if query.is_empty() {
+                "/login?notice=check_inbox".to_owned()
+            } else {
+                format!("/login{query}&notice=check_inbox")
+            };
+            Pages::see_other(&visitor, &to)
+        }
+        Err(ServiceError::RegistrationDisabled) => state.pages.fail(
+            &visitor,
+            PageError::Service(ServiceError::RegistrationDisabled),
+        ),
         Err(err) => {
             let errors = FormErrors::of(&visitor, err, &["email", "password", "name"]);
-            let values = BTreeMap::from([("email", form.email), ("name", name.unwrap_or_default())]);
-            signup_form(&state, &visitor, values, &errors)
+            let values =
+                BTreeMap::from([("email", form.email), ("name", name.unwrap_or_default())]);
+            signup_form(&state, &visitor, form.return_to.as_deref(), values, &errors)
         }
     }
 }

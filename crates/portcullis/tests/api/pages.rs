@@ -235,6 +235,54 @@ async fn return_to_is_followed_only_on_the_allow_list() {
     }
 }
 
+#[tokio::test]
+async fn sign_up_keeps_return_to_and_redirects_when_the_address_needs_verifying() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new();
+    let (_, html) = page(&app, &mut browser, "/signup?return_to=%2Faccount%3Ftab%3Dx").await;
+    let html = html.replace("&#x2f;", "/");
+    assert!(html.contains("name=\"return_to\" value=\"/account?tab=x\""));
+    assert!(html.contains("href=\"/login?return_to=%2Faccount%3Ftab%3Dx\""));
+    let answer = browser
+        .post_form(
+            &app.url("/signup"),
+            &[
+                ("csrf", &csrf_of(&html)),
+                ("email", &unique_email()),
+                ("password", PASSWORD),
+                ("return_to", "/account?tab=x"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers()["location"], "/account?tab=x");
+
+    let strict = spawn_app_with(|config| {
+        config.accounts.require_email_verification = Some(true);
+    })
+    .await;
+    let mut browser = Browser::new();
+    let (_, html) = page(&strict, &mut browser, "/signup?return_to=%2Faccount").await;
+    let answer = browser
+        .post_form(
+            &strict.url("/signup"),
+            &[
+                ("csrf", &csrf_of(&html)),
+                ("email", &unique_email()),
+                ("password", PASSWORD),
+                ("return_to", "/account"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "post/redirect/get");
+    assert_eq!(
+        answer.headers()["location"],
+        "/login?return_to=%2Faccount&notice=check_inbox"
+    );
+    let (_, html) = page(&strict, &mut browser, "/login?notice=check_inbox").await;
+    assert!(html.contains("Check your inbox"));
+}
+
 /// The text of the error next to field `name` in `html`.
 fn field_error(html: &str, name: &str) -> String {
     let marker = format!("id=\"e-{name}\">");
@@ -754,6 +802,47 @@ async fn the_account_page_ends_other_sessions_and_changes_the_password() {
     assert_eq!(
         app.login(&email, "a brand new passphrase").await.status(),
         200
+    );
+}
+
+#[tokio::test]
+async fn revoking_this_browser_s_session_signs_it_out() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.register(&email).await;
+    let mut browser = Browser::new();
+    signed_in(&app, &mut browser, &email).await;
+    // The page offers no button for its own session; the form's route still takes it.
+    let listed: serde_json::Value = browser
+        .get(&app.url("/api/auth/sessions"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let own = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .expect("the current session")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = submit(
+        &app,
+        &mut browser,
+        "/account",
+        &format!("/account/sessions/{own}/revoke"),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.headers()["location"], "/login?notice=signed_out");
+    let cleared = set_cookie(&answer, "__Host-portcullis_session").expect("cookie cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(
+        browser
+            .cookie(&app.url("/"), "__Host-portcullis_session")
+            .is_none()
     );
 }
 
