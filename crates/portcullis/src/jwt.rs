@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::keys::Keys;
+use crate::metrics::CacheKind;
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
@@ -130,9 +131,7 @@ impl AccessTokens {
     pub fn verify(&self, token: &str, now_ms: i64) -> Result<Arc<AccessClaims>, TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let known = self.verified.as_ref().and_then(|cache| cache.get(&digest));
-        let lookup = if known.is_some() { "hit" } else { "miss" };
-        metrics::counter!(crate::metrics::AUTH_CACHE_LOOKUPS, "kind" => "token", "outcome" => lookup)
-            .increment(1);
+        crate::metrics::auth_cache_lookup(CacheKind::Token, known.is_some());
         if let Some(known) = known
             && self.keys.current().verifying.contains_key(&known.kid)
         {

@@ -3,7 +3,8 @@
 //! series without bound. `/metrics` answers loopback clients, or anyone presenting
 //! `PORTCULLIS_METRICS_TOKEN` as a bearer token when that is set.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -145,11 +146,77 @@ pub async fn track(req: Request, next: Next) -> Response {
     let route = response
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(REQUESTS, "method" => method, "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route)
-        .record(start.elapsed().as_secs_f64());
+        .map_or("unmatched", MatchedPath::as_str);
+    let (requests, seconds) = request_series(method, route, response.status().as_u16());
+    requests.increment(1);
+    seconds.record(start.elapsed().as_secs_f64());
     response
+}
+
+/// Counts one authentication cache lookup: `kind` is `token`, `session` or `user`. The six
+/// series are registered at the first lookup (after the recorder is installed) and reused.
+pub fn auth_cache_lookup(kind: CacheKind, hit: bool) {
+    static COUNTERS: OnceLock<[metrics::Counter; 6]> = OnceLock::new();
+    let counters = COUNTERS.get_or_init(|| {
+        [CacheKind::Token, CacheKind::Session, CacheKind::User]
+            .map(|kind| {
+                ["hit", "miss"].map(|outcome| {
+                metrics::counter!(AUTH_CACHE_LOOKUPS, "kind" => kind.label(), "outcome" => outcome)
+            })
+            })
+            .concat()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("three kinds of two outcomes"))
+    });
+    counters[kind as usize * 2 + usize::from(!hit)].increment(1);
+}
+
+/// What an authentication cache lookup looked for.
+#[derive(Debug, Clone, Copy)]
+pub enum CacheKind {
+    Token = 0,
+    Session = 1,
+    User = 2,
+}
+
+impl CacheKind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Session => "session",
+            Self::User => "user",
+        }
+    }
+}
+
+/// The request counter and latency histogram of one method, route and status.
+type Series = (metrics::Counter, metrics::Histogram);
+
+/// The series of one method, route and status, registered once and then found without
+/// building their label sets again: by method, then status, then route. Bounded, as the
+/// labels come from fixed sets.
+fn request_series(method: &'static str, route: &str, status: u16) -> Series {
+    type ByRoute = HashMap<Box<str>, Series>;
+    static SERIES: OnceLock<RwLock<HashMap<(&'static str, u16), ByRoute>>> = OnceLock::new();
+    let series = SERIES.get_or_init(Default::default);
+    let found = series
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&(method, status))
+        .and_then(|by_route| by_route.get(route).cloned());
+    if let Some(found) = found {
+        return found;
+    }
+    let status_label = status.to_string();
+    let made: Series = (
+        metrics::counter!(REQUESTS, "method" => method, "route" => route.to_owned(), "status" => status_label),
+        metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route.to_owned()),
+    );
+    series
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry((method, status))
+        .or_default()
+        .insert(route.into(), made.clone());
+    made
 }

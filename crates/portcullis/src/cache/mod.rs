@@ -26,6 +26,8 @@ use portcullis_core::{HashedToken, SessionId, UserId};
 use portcullis_store::{Announced, SessionRow, Touched, UserRow};
 use quick_cache::sync::Cache;
 
+use crate::metrics::{CacheKind, auth_cache_lookup};
+
 /// The longest a copy is used before it is read again.
 pub const MAX_AGE_MS: i64 = 30_000;
 
@@ -91,7 +93,7 @@ impl AuthCache {
 
     pub fn session(&self, id: &SessionId, now: i64) -> Option<Arc<SessionRow>> {
         let found = self.fresh(&self.sessions, id, now);
-        count(found.is_some(), "session");
+        auth_cache_lookup(CacheKind::Session, found.is_some());
         found
     }
 
@@ -105,7 +107,7 @@ impl AuthCache {
 
     pub fn user(&self, id: &UserId, now: i64) -> Option<Arc<UserRow>> {
         let found = self.fresh(&self.users, id, now);
-        count(found.is_some(), "user");
+        auth_cache_lookup(CacheKind::User, found.is_some());
         found
     }
 
@@ -246,12 +248,6 @@ impl AuthCache {
     fn bump(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
-}
-
-fn count(hit: bool, kind: &'static str) {
-    let outcome = if hit { "hit" } else { "miss" };
-    metrics::counter!(crate::metrics::AUTH_CACHE_LOOKUPS, "kind" => kind, "outcome" => outcome)
-        .increment(1);
 }
 
 #[cfg(test)]
