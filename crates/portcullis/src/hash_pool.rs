@@ -16,6 +16,22 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 type Job = Box<dyn FnOnce(&PasswordHasher) + Send>;
 
+/// How much lower than the request threads a hash worker runs (a nice value).
+#[cfg(target_os = "linux")]
+const HASH_NICENESS: i32 = 10;
+
+/// Lowers the calling worker's scheduling priority so that, when hashes fill every core,
+/// the runtime's threads still get the CPU at once: a flood of sign-ins slows other sign-ins,
+/// not every other request. Linux's nice value is per thread; elsewhere nothing changes.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASH_NICENESS)
+    {
+        tracing::warn!(%err, "the hash workers run at the requests' priority");
+    }
+}
+
 /// Cheap to clone; the workers stop once the last clone is dropped.
 #[derive(Clone)]
 pub struct HashPool {
@@ -41,7 +57,10 @@ impl HashPool {
             let (waiting, hasher) = (waiting.clone(), hasher.clone());
             std::thread::Builder::new()
                 .name(format!("hash-{n}"))
-                .spawn(move || work(&waiting, &hasher))
+                .spawn(move || {
+                    yield_to_requests();
+                    work(&waiting, &hasher)
+                })
                 .expect("the hash worker threads can start");
         }
         Self {
