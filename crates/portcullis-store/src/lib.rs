@@ -25,7 +25,7 @@ pub use connect::{PoolOptions, Store};
 pub use error::StoreError;
 pub use migrations::{Drift, MigrationReport};
 pub use models::*;
-pub use sessions::MAX_LISTED_SESSIONS;
+pub use sessions::{MAX_LISTED_SESSIONS, Rotation};
 pub use tx::{Conn, Touched, Tx};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,11 +1,13 @@
 use portcullis_core::{HashedToken, SessionId, UserId};
 
 use crate::models::Liveness;
+use crate::users::user_columns;
 
 /// The most sessions a list shows: the newest, when an account has more.
 pub const MAX_LISTED_SESSIONS: i64 = 200;
 use crate::{
-    NewSession, RefreshOutcome, Result, SessionRow, Store, Tx, dispatch, dispatch_write, on_tx,
+    NewAuditEvent, NewSession, RefreshOutcome, Result, SessionRow, Store, Tx, UserRow, dispatch,
+    dispatch_write, on_tx,
 };
 
 /// `SELECT` of session columns followed by `$condition` and the liveness test: a session is
@@ -331,6 +333,84 @@ impl Tx {
             self.touched_session(session_id);
         }
         Ok(revoked)
+    }
+}
+
+/// A refresh token used once: its session and the session's user.
+#[derive(Debug)]
+pub struct Rotation {
+    pub session_id: SessionId,
+    pub user: UserRow,
+}
+
+/// The whole of a successful refresh as one PostgreSQL statement: the token is used if it is
+/// unused, its session live and its user not banned; then its child is stored, the session
+/// stamped and the audit row written, each a data-modifying CTE over the claimed row.
+const ROTATE_AT_ONCE: &str = concat!(
+    "WITH claimed AS (
+        UPDATE refresh_tokens r SET used_at = $2
+        FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE r.token_hash = $1 AND r.used_at IS NULL AND s.id = r.session_id
+          AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.last_seen_at > $3
+          AND NOT (u.banned AND (u.ban_expires_at IS NULL OR u.ban_expires_at > $2))
+        RETURNING r.id AS parent_id, r.session_id, s.user_id
+    ), child AS (
+        INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, created_at)
+        SELECT $4, session_id, parent_id, $5, $2 FROM claimed
+    ), stamped AS (
+        UPDATE sessions SET last_seen_at = $2 WHERE id IN (SELECT session_id FROM claimed)
+    ), recorded AS (
+        INSERT INTO audit_events (id, at, action, outcome, actor_user_id, subject_user_id, ip,
+            user_agent, request_id, login_key, detail)
+        SELECT $6, $2, $7, $8, user_id, user_id, $9, $10, $11, NULL,
+            jsonb_build_object('session_id', session_id)::text
+        FROM claimed
+    )
+    SELECT ",
+    user_columns!(),
+    ", c.session_id AS rotated_session FROM claimed c JOIN users u ON u.id = c.user_id"
+);
+
+impl Store {
+    /// The common refresh in one round trip where the database allows it (PostgreSQL): uses
+    /// the token, stores `child_hash` after it, stamps the session and records `event` (its
+    /// actor and subject the session's user, its detail the session id), all or nothing.
+    /// `None` when the token did not rotate, and always on SQLite, whose writer is local:
+    /// then [`Tx::rotate_refresh_token`] rotates it or says why not.
+    pub async fn rotate_refresh_token_at_once(
+        &self,
+        token_hash: &HashedToken,
+        child_hash: &HashedToken,
+        live: Liveness,
+        event: &NewAuditEvent,
+    ) -> Result<Option<Rotation>> {
+        use sqlx::Row;
+        let Store::Postgres(pool) = self else {
+            return Ok(None);
+        };
+        let row = sqlx::query(ROTATE_AT_ONCE)
+            .bind(token_hash.as_str())
+            .bind(live.now)
+            .bind(live.idle_cutoff)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(child_hash.as_str())
+            .bind(&event.id)
+            .bind(event.action)
+            .bind(event.outcome)
+            .bind(&event.ip)
+            .bind(&event.user_agent)
+            .bind(&event.request_id)
+            .fetch_optional(pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user = <UserRow as sqlx::FromRow<_>>::from_row(&row)?;
+        let session_id: String = row.try_get("rotated_session")?;
+        Ok(session_id
+            .parse()
+            .ok()
+            .map(|session_id| Rotation { session_id, user }))
     }
 }
 

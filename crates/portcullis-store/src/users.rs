@@ -16,6 +16,7 @@ macro_rules! user_columns {
          u.ban_reason, u.ban_expires_at, u.created_at, u.last_login_at"
     };
 }
+pub(crate) use user_columns;
 
 macro_rules! user_with_password_where {
     ($condition:literal) => {
