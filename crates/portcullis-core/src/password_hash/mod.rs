@@ -143,6 +143,35 @@ pub struct PasswordHasher {
     dummy_hash: String,
 }
 
+/// What unknown accounts' passwords are checked against: a PHC string with our parameters, a
+/// random salt and a random output. Checking a password against it runs one full hash, as
+/// against a real one (the output is only compared at the end), and making it runs none:
+/// a hash made at start would leave its 19 MiB with the allocator for the life of the process.
+fn dummy_hash(argon2: &Argon2<'static>) -> Result<String, HashError> {
+    let salt = try_generate_salt().map_err(hashing)?;
+    let mut output = [0; Params::DEFAULT_OUTPUT_LEN];
+    for (chunk, random) in output
+        .chunks_mut(salt.len())
+        .zip(std::iter::repeat_with(try_generate_salt))
+    {
+        let random = random.map_err(hashing)?;
+        chunk.copy_from_slice(&random[..chunk.len()]);
+    }
+    phc(argon2, &salt, &output)
+}
+
+/// The PHC string of an Argon2id `output` made with `argon2`'s parameters and `salt`.
+fn phc(argon2: &Argon2<'static>, salt: &[u8], output: &[u8]) -> Result<String, HashError> {
+    let phc = Phc {
+        algorithm: ARGON2ID_IDENT,
+        version: Some(VERSION.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(hashing)?,
+        salt: Some(Salt::new(salt).map_err(hashing)?),
+        hash: Some(Output::new(output).map_err(hashing)?),
+    };
+    Ok(phc.to_string())
+}
+
 impl PasswordHasher {
     pub fn new(params: HashParams) -> Result<Self, HashError> {
         let params = Params::new(
@@ -153,17 +182,8 @@ impl PasswordHasher {
         )
         .map_err(hashing)?;
         let argon2 = Argon2::new(Algorithm::Argon2id, VERSION, params);
-        let mut hasher = Self {
-            argon2,
-            dummy_hash: String::new(),
-        };
-        // Made once, on whatever thread builds the hasher: in memory of its own, so that
-        // thread does not keep a hash's worth of memory for the life of the process.
-        hasher.dummy_hash = hasher.hash_bytes(
-            b"portcullis dummy password for unknown accounts",
-            Memory::ONE_OFF,
-        )?;
-        Ok(hasher)
+        let dummy_hash = dummy_hash(&argon2)?;
+        Ok(Self { argon2, dummy_hash })
     }
 
     /// A new PHC string for `password` with the configured parameters.
@@ -177,14 +197,7 @@ impl PasswordHasher {
         memory
             .argon2(&self.argon2, password, &salt, &mut output)
             .map_err(hashing)?;
-        let phc = Phc {
-            algorithm: ARGON2ID_IDENT,
-            version: Some(VERSION.into()),
-            params: ParamsString::try_from(self.argon2.params()).map_err(hashing)?,
-            salt: Some(Salt::new(&salt).map_err(hashing)?),
-            hash: Some(Output::new(&output).map_err(hashing)?),
-        };
-        Ok(phc.to_string())
+        phc(&self.argon2, &salt, &output)
     }
 
     /// Whether `password`, in the form `origin` implies, matches `stored`, whatever its
@@ -247,9 +260,6 @@ struct Memory {
 }
 
 impl Memory {
-    /// Memory allocated for the one hash and freed after it.
-    const ONE_OFF: Self = Self { reusable_blocks: 0 };
-
     /// `argon2` of `password` and `salt` into `out`.
     fn argon2(
         self,
