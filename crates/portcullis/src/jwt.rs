@@ -122,7 +122,7 @@ impl AccessTokens {
             email_verified: subject.email_verified,
             role: subject.role.to_owned(),
         };
-        Ok(jsonwebtoken::encode(&header, &claims, &active.encoding)?)
+        Ok(active.signer.sign(&header, &claims)?)
     }
 
     /// Verifies signature, type, issuer, audience and lifetime against the injected clock. A

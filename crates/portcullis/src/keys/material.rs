@@ -13,6 +13,8 @@ use rand::rngs::OsRng;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
+
+use super::TokenSigner;
 use serde_json::{Value, json};
 
 /// The signing algorithms Portcullis issues tokens with.
@@ -123,6 +125,17 @@ impl PrivateKey {
             SigningAlg::RS256 => EncodingKey::from_rsa_der(&self.der),
             SigningAlg::EdDSA | SigningAlg::HS256 => EncodingKey::from_ed_der(&self.der),
         }
+    }
+
+    /// What signs tokens with this key.
+    pub fn token_signer(&self) -> anyhow::Result<TokenSigner> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+        Ok(match self.alg {
+            SigningAlg::EdDSA => TokenSigner::Ed25519(Box::new(
+                ed25519_dalek::SigningKey::from_pkcs8_der(&self.der).map_err(|e| anyhow!("{e}"))?,
+            )),
+            _ => TokenSigner::Jose(self.encoding_key()),
+        })
     }
 
     /// The public JWK with `kid` (its thumbprint), `alg` and `use`.

@@ -4,6 +4,8 @@
 
 mod material;
 mod ring;
+mod signer;
 
 pub use material::{PrivateKey, SigningAlg};
 pub use ring::{KeyRing, KeySettings, Keys, Signer, VerifyingKey, key_state, new_stored_key};
+pub use signer::TokenSigner;

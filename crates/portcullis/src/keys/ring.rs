@@ -11,6 +11,7 @@ use portcullis_store::{NewSigningKey, SigningKeyRow, Store};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::TokenSigner;
 use super::material::{PrivateKey, SigningAlg, decoding_key};
 use crate::sealed;
 
@@ -36,7 +37,7 @@ pub struct KeySettings {
 pub struct ActiveKey {
     pub kid: String,
     pub alg: Algorithm,
-    pub encoding: EncodingKey,
+    pub signer: TokenSigner,
 }
 
 pub struct VerifyingKey {
@@ -116,7 +117,7 @@ impl KeyRing {
                 ActiveKey {
                     kid: row.kid.clone(),
                     alg: key.alg.algorithm(),
-                    encoding: key.encoding_key(),
+                    signer: key.token_signer()?,
                 }
             }
             Signer::File(key) => {
@@ -131,7 +132,7 @@ impl KeyRing {
                 ActiveKey {
                     kid,
                     alg: key.alg.algorithm(),
-                    encoding: key.encoding_key(),
+                    signer: key.token_signer()?,
                 }
             }
             Signer::Shared(secret) => {
@@ -148,7 +149,7 @@ impl KeyRing {
                 ActiveKey {
                     kid,
                     alg: Algorithm::HS256,
-                    encoding: EncodingKey::from_secret(secret),
+                    signer: TokenSigner::Jose(EncodingKey::from_secret(secret)),
                 }
             }
         };
