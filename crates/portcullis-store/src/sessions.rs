@@ -2,6 +2,7 @@ use portcullis_core::{HashedToken, SessionId, UserId};
 
 use crate::models::Liveness;
 use crate::users::user_columns;
+use sqlx::FromRow;
 
 /// The most sessions a list shows: the newest, when an account has more.
 pub const MAX_LISTED_SESSIONS: i64 = 200;
@@ -346,7 +347,7 @@ pub struct Rotation {
 /// The whole of a successful refresh as one PostgreSQL statement: the token is used if it is
 /// unused, its session live and its user not banned; then its child is stored, the session
 /// stamped and the audit row written, each a data-modifying CTE over the claimed row.
-const ROTATE_AT_ONCE: &str = concat!(
+const ROTATE_AT_ONCE_POSTGRES: &str = concat!(
     "WITH claimed AS (
         UPDATE refresh_tokens r SET used_at = $2
         FROM sessions s JOIN users u ON u.id = s.user_id
@@ -371,12 +372,75 @@ const ROTATE_AT_ONCE: &str = concat!(
     ", c.session_id AS rotated_session FROM claimed c JOIN users u ON u.id = c.user_id"
 );
 
+/// The same on SQLite, which has no data-modifying CTEs: statements sent together, in one
+/// transaction, so that the writer is held for one exchange with it rather than seven. Each
+/// step after the claim goes on only if the claim changed a row (`changes()`), then finds
+/// its way through the child token ($5).
+const ROTATE_AT_ONCE_SQLITE: &str = concat!(
+    "UPDATE refresh_tokens SET used_at = $2
+     WHERE token_hash = $1 AND used_at IS NULL AND EXISTS (
+        SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = refresh_tokens.session_id
+          AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.last_seen_at > $3
+          AND NOT (u.banned AND (u.ban_expires_at IS NULL OR u.ban_expires_at > $2)));
+     INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, created_at)
+     SELECT $4, session_id, id, $5, $2 FROM refresh_tokens
+     WHERE token_hash = $1 AND changes() = 1;
+     UPDATE sessions SET last_seen_at = $2
+     WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $5);
+     INSERT INTO audit_events (id, at, action, outcome, actor_user_id, subject_user_id, ip,
+         user_agent, request_id, login_key, detail)
+     SELECT $6, $2, $7, $8, s.user_id, s.user_id, $9, $10, $11, NULL,
+         json_object('session_id', s.id)
+     FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $5;
+     SELECT ",
+    user_columns!(),
+    ", r.session_id AS rotated_session
+     FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+     JOIN users u ON u.id = s.user_id WHERE r.token_hash = $5"
+);
+
+/// Binds the arguments of the `ROTATE_AT_ONCE_*` statements, `$1` to `$11`, in order.
+macro_rules! bind_rotation {
+    ($sql:expr, $token_hash:expr, $child_hash:expr, $live:expr, $event:expr) => {
+        sqlx::query($sql)
+            .bind($token_hash.as_str())
+            .bind($live.now)
+            .bind($live.idle_cutoff)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind($child_hash.as_str())
+            .bind(&$event.id)
+            .bind($event.action)
+            .bind($event.outcome)
+            .bind(&$event.ip)
+            .bind(&$event.user_agent)
+            .bind(&$event.request_id)
+    };
+}
+
+/// The rotation in `row`, the last answer of a `ROTATE_AT_ONCE_*` statement.
+fn rotation<R: sqlx::Row>(row: &R) -> Result<Option<Rotation>>
+where
+    UserRow: for<'r> sqlx::FromRow<'r, R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    let user = UserRow::from_row(row)?;
+    let session_id: String = row.try_get("rotated_session")?;
+    Ok(session_id
+        .parse()
+        .ok()
+        .map(|session_id| Rotation { session_id, user }))
+}
+
 impl Store {
-    /// The common refresh in one round trip where the database allows it (PostgreSQL): uses
-    /// the token, stores `child_hash` after it, stamps the session and records `event` (its
-    /// actor and subject the session's user, its detail the session id), all or nothing.
-    /// `None` when the token did not rotate, and always on SQLite, whose writer is local:
-    /// then [`Tx::rotate_refresh_token`] rotates it or says why not.
+    /// The common refresh in one exchange with the database: uses the token if it is unused,
+    /// its session live and its user not banned, stores `child_hash` after it, stamps the
+    /// session and records `event` (its actor and subject the session's user, its detail the
+    /// session id), all or nothing. `None` when the token did not rotate, having changed
+    /// nothing: then [`Tx::rotate_refresh_token`] says why. On SQLite a token never issued
+    /// holds the writer for one indexed look-up here; the refresh limit per client bounds how
+    /// often.
     pub async fn rotate_refresh_token_at_once(
         &self,
         token_hash: &HashedToken,
@@ -384,33 +448,28 @@ impl Store {
         live: Liveness,
         event: &NewAuditEvent,
     ) -> Result<Option<Rotation>> {
-        use sqlx::Row;
-        let Store::Postgres(pool) = self else {
-            return Ok(None);
-        };
-        let row = sqlx::query(ROTATE_AT_ONCE)
-            .bind(token_hash.as_str())
-            .bind(live.now)
-            .bind(live.idle_cutoff)
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(child_hash.as_str())
-            .bind(&event.id)
-            .bind(event.action)
-            .bind(event.outcome)
-            .bind(&event.ip)
-            .bind(&event.user_agent)
-            .bind(&event.request_id)
-            .fetch_optional(pool)
-            .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let user = <UserRow as sqlx::FromRow<_>>::from_row(&row)?;
-        let session_id: String = row.try_get("rotated_session")?;
-        Ok(session_id
-            .parse()
-            .ok()
-            .map(|session_id| Rotation { session_id, user }))
+        match self {
+            Store::Postgres(pool) => {
+                let row =
+                    bind_rotation!(ROTATE_AT_ONCE_POSTGRES, token_hash, child_hash, live, event)
+                        .fetch_optional(pool)
+                        .await?;
+                row.as_ref().map_or(Ok(None), rotation)
+            }
+            Store::Sqlite { write, .. } => {
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+                let row =
+                    bind_rotation!(ROTATE_AT_ONCE_SQLITE, token_hash, child_hash, live, event)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let rotated = rotation(&row)?;
+                tx.commit().await?;
+                Ok(rotated)
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Refresh-token rotation: each token is used once; a replay within the grace window is
-//! refused and the session lives on, a later one revokes the session. On PostgreSQL the
-//! common case (an unused token of a live session) is one statement, one round trip; the
-//! rest, and every refresh on SQLite, goes through a transaction that says what happened.
+//! refused and the session lives on, a later one revokes the session. The common case (an
+//! unused token of a live session) is one exchange with the database: one statement on
+//! PostgreSQL, one batch in one transaction on SQLite; anything else goes through a
+//! transaction that says what happened.
 
 use portcullis_core::{PlainToken, SessionId};
 use portcullis_store::{RefreshOutcome, UserRow};
