@@ -15,6 +15,7 @@
 #   BENCH_DATABASE_URL=postgres://… bench/run.sh nodes
 #                                 # sign-in and /me through one node and through three
 #                                 # sharing PostgreSQL and Redis (BENCH_REDIS_URL)
+#   bench/run.sh growth           # sign-in and /me at 10,000 and at 1,000,000 users (SQLite)
 #   BENCH_SECONDS=5 BENCH_USERS=100000 bench/run.sh  # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +38,7 @@ if [ "${1:-all}" = limiter ]; then
     cargo run --release --quiet -p portcullis --example limiter "${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
     exit 0
 fi
-if [ "${1:-all}" != memory ] && [ "${1:-all}" != nodes ]; then
+if [ "${1:-all}" != memory ] && [ "${1:-all}" != nodes ] && [ "${1:-all}" != growth ]; then
     cargo build --release --quiet -p tasks-api
     cargo build --release --quiet -p portcullis-verify --example throughput
     cargo build --release --quiet -p portcullis-core --example hash_time
@@ -279,6 +280,27 @@ nodes_scenarios() {
     done
 }
 
+# Sign-in and GET /api/auth/me (bearer) at 10,000 and at 1,000,000 users on SQLite, each
+# population seeded once under bench/out: what the number of accounts costs the hot paths.
+growth_scenarios() {
+    local users data database token
+    for users in 10000 1000000; do
+        data="bench/out/growth-${users}"
+        database="sqlite://$(pwd)/${data}/portcullis.db"
+        BENCH_USERS="${users}" seed_users "${data}" "${database}"
+        start_server EdDSA "${data}" "${database}"
+        token="$(sign_in "${ADMIN_BODY}")"
+        echo "== ${users} users, ${SECONDS_PER_RUN}s per scenario, ${CONNECTIONS} connections"
+        BENCH_LOGIN_BODY="${ADMIN_BODY}" load "POST /api/auth/login" -s bench/login.lua "${BASE}/api/auth/login"
+        load "GET /api/auth/me (bearer)" -H "Authorization: Bearer ${token}" "${BASE}/api/auth/me"
+        stop_server
+    done
+}
+
+if [ "${1:-all}" = growth ]; then
+    growth_scenarios
+    exit 0
+fi
 if [ "${1:-all}" = memory ]; then
     memory_scenarios
     exit 0

@@ -414,6 +414,7 @@ def cmd_meta(args: argparse.Namespace) -> None:
             "targets": args.targets.split(","),
         },
         "versions": versions,
+        "argon2id_ceiling_per_s": args.hash_ceiling,
     }
     with open(args.file, "w") as f:
         json.dump(meta, f, indent=1)
@@ -661,6 +662,20 @@ def _markdown(meta: dict, summary: dict) -> str:
                 cells.append(_ratio(mine, other))
             add(f"| {label} | " + " | ".join(cells) + " |")
 
+    # Sign-in against the bare hash on every core, measured in this run.
+    hashing = meta.get("argon2id_ceiling_per_s")
+    if hashing and pcs:
+        add("")
+        add(f"Sign-in against the bare Argon2id hash (m = 19 MiB, t = 2, p = 1) verifying on "
+            f"{meta['machine']['cores']} threads in this run: {hashing:.1f}/s.")
+        add("")
+        add("| target | sign-in ok/s | of the bare hash |")
+        add("|---|---:|---:|")
+        for p in pcs:
+            mine = summary[p].get("signin", {}).get("good_rps")
+            if mine:
+                add(f"| {TARGET_LABELS[p]} | {mine:.1f} | {100 * mine / hashing:.1f} % |")
+
     # Timing equality of the two refusals.
     rows = []
     for t in targets:
@@ -876,6 +891,8 @@ def main() -> None:
     p.add_argument("--server-bin")
     p.add_argument("--git-head")
     p.add_argument("--postgres-version")
+    p.add_argument("--hash-ceiling", type=float,
+                   help="sign-ins/s of the bare Argon2id hash on every core")
     p.set_defaults(func=cmd_meta)
     p = sub.add_parser("record")
     p.add_argument("file")

@@ -104,6 +104,13 @@ install_fastapi_users() {
     echo "${want}" >"${stamp}"
 }
 
+# The bare Argon2id baseline: portcullis-core's hash_time example, the same parameters as the
+# server's, verifying on as many threads as there are cores.
+build_hash_baseline() {
+    log "building the Argon2id baseline (cargo --release --locked, portcullis-core's hash_time)"
+    (cd "${ROOT}" && cargo build --release --locked --quiet -p portcullis-core --example hash_time)
+}
+
 build_ceiling() {
     log "building the ceiling (cargo --release --locked, into ${CEILING_TARGET_DIR})"
     CARGO_TARGET_DIR="${CEILING_TARGET_DIR}" cargo build --release --locked --quiet \
@@ -116,6 +123,7 @@ install_all() {
     if selected fastapi-users; then install_fastapi_users; fi
     if selected ceiling; then build_ceiling; fi
     if selected portcullis-sqlite || selected portcullis-postgres; then
+        build_hash_baseline
         if [ ! -x "${SERVER_BIN}" ]; then
             echo "no Portcullis binary at ${SERVER_BIN}: build it (cargo build --release -p portcullis)" \
                 "or point BENCH_SERVER_BIN at one" >&2
@@ -445,10 +453,16 @@ if ! selected ceiling || [ "${#SELECTED[@]}" -gt 1 ]; then
     pg_version="$(psql "${PG_BASE}/postgres" -tAXc 'show server_version' 2>/dev/null || echo unknown)"
 fi
 portcullis_bin=""
-if selected portcullis-sqlite || selected portcullis-postgres; then portcullis_bin="${SERVER_BIN}"; fi
+hash_ceiling=""
+if selected portcullis-sqlite || selected portcullis-postgres; then
+    portcullis_bin="${SERVER_BIN}"
+    log "the bare Argon2id hash on every core (the sign-in ceiling)"
+    hash_ceiling="$("${ROOT}/target/release/examples/hash_time" |
+        sed -n 's/^hashing ceiling: .* = \([0-9.]*\) sign-ins\/s$/\1/p')"
+fi
 "${HELPER[@]}" meta "${RUN_DIR}/meta.json" --run-id "${RUN_ID}" --seconds "${SECONDS_PER_RUN}" \
     --warmup "${WARMUP}" --sessions "${SESSIONS}" --targets "${TARGETS}" \
-    ${portcullis_bin:+--server-bin "${portcullis_bin}"} \
+    ${portcullis_bin:+--server-bin "${portcullis_bin}"} ${hash_ceiling:+--hash-ceiling "${hash_ceiling}"} \
     --git-head "$(git -C "${ROOT}" rev-parse HEAD 2>/dev/null || echo unknown)" \
     --postgres-version "${pg_version:-unknown}"
 
