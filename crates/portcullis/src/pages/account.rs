@@ -14,9 +14,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::auth::{Landing, landing, notice};
+use super::auth::{Landing, notice};
 use super::i18n::date;
-use super::{Form, FormErrors, PageError, Pages, Visitor, merge};
+use super::{CsrfOnly, Form, FormErrors, PageError, Pages, Visitor, merge, query_or_default};
 use crate::service::ServiceResult;
 use crate::service::email::{self, EmailChange};
 use crate::service::oauth::accounts;
@@ -182,7 +182,7 @@ async fn account_page(
     let Some(auth) = &visitor.auth else {
         return Pages::to_login(&visitor, &uri);
     };
-    let notice = notice(landing(query).notice.as_deref());
+    let notice = notice(query_or_default::<Landing>(query).notice.as_deref());
     render(
         &state,
         &visitor,
@@ -343,11 +343,6 @@ async fn change_email(
         values,
     )
     .await
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    csrf: Option<String>,
 }
 
 async fn revoke_others(

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::auth::notice;
 use super::i18n::date;
-use super::{Form, FormErrors, PageError, Pages, Visitor, merge};
+use super::{CsrfOnly, Form, FormErrors, PageError, Pages, Visitor, merge, query_or_default};
 use crate::service::admin::{self, AdminAction, AdminPatch};
 use crate::service::audit::Action;
 use crate::service::sessions::Authenticated;
@@ -139,7 +139,7 @@ async fn users_page(
     if let Err(answer) = admin(&state, &visitor, &uri) {
         return *answer;
     }
-    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let query = query_or_default(query);
     let page = query.page.unwrap_or(1).max(1);
     let now = state.core.now();
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
@@ -258,13 +258,7 @@ async fn user_page(
     let Ok(id) = id.parse::<UserId>() else {
         return state.pages.fail(&visitor, PageError::NotFound);
     };
-    let notice = notice(
-        query
-            .map(|Query(q)| q)
-            .unwrap_or_default()
-            .notice
-            .as_deref(),
-    );
+    let notice = notice(query_or_default(query).notice.as_deref());
     render_user(
         &state,
         &visitor,
@@ -431,11 +425,6 @@ async fn ban(
     .await
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    csrf: Option<String>,
-}
-
 /// A form that is only a button: `action` on user `id`.
 async fn button(
     state: &AppState,
@@ -573,7 +562,7 @@ async fn audit_page(
     if let Err(answer) = admin(&state, &visitor, &uri) {
         return *answer;
     }
-    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let query = query_or_default(query);
     let page = query.page.unwrap_or(1).max(1);
     let nonempty = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
     // `date` inputs give a day: from its start, until the end of the `until` day.
@@ -655,9 +644,7 @@ async fn suspicious_page(
     if let Err(answer) = admin(&state, &visitor, &uri) {
         return *answer;
     }
-    let window = query
-        .map(|Query(q)| q)
-        .unwrap_or_default()
+    let window = query_or_default(query)
         .window
         .filter(|w| !w.trim().is_empty())
         .unwrap_or_else(|| "1h".into());
@@ -768,13 +755,7 @@ async fn settings_page(
     if let Err(answer) = admin(&state, &visitor, &uri) {
         return *answer;
     }
-    let notice = notice(
-        query
-            .map(|Query(q)| q)
-            .unwrap_or_default()
-            .notice
-            .as_deref(),
-    );
+    let notice = notice(query_or_default(query).notice.as_deref());
     state.pages.render(
         &visitor,
         "admin/settings.html",

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Form, FormErrors, PageError, Pages, Visitor, merge};
+use super::{CsrfOnly, Form, FormErrors, PageError, Pages, Visitor, merge, query_or_default};
 use crate::service::credentials::LoginName;
 use crate::service::password::PasswordReset;
 use crate::service::registration::{self, Registered, Registration};
@@ -39,11 +39,6 @@ pub struct Landing {
     pub return_to: Option<String>,
     pub notice: Option<String>,
     pub token: Option<String>,
-}
-
-/// The query, or nothing of it when it does not parse.
-pub fn landing(query: Result<Query<Landing>, QueryRejection>) -> Landing {
-    query.map(|Query(q)| q).unwrap_or_default()
 }
 
 /// Notices the pages show after a redirect; anything else in `?notice=` is ignored.
@@ -125,7 +120,7 @@ async fn login_page(
     visitor: Visitor,
     query: Result<Query<Landing>, QueryRejection>,
 ) -> Response {
-    let query = landing(query);
+    let query = query_or_default::<Landing>(query);
     if visitor.auth.is_some() {
         return Pages::see_other(&visitor, &destination(&state, query.return_to.as_deref()));
     }
@@ -257,7 +252,7 @@ async fn signup_page(
     visitor: Visitor,
     query: Result<Query<Landing>, QueryRejection>,
 ) -> Response {
-    let query = landing(query);
+    let query = query_or_default::<Landing>(query);
     if visitor.auth.is_some() {
         return Pages::see_other(&visitor, &destination(&state, query.return_to.as_deref()));
     }
@@ -324,11 +319,6 @@ async fn signup(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    csrf: Option<String>,
-}
-
 async fn logout(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -355,7 +345,7 @@ async fn forgot_page(
     visitor: Visitor,
     query: Result<Query<Landing>, QueryRejection>,
 ) -> Response {
-    let notice = notice(landing(query).notice.as_deref());
+    let notice = notice(query_or_default::<Landing>(query).notice.as_deref());
     state.pages.render(
         &visitor,
         "forgot.html",
@@ -417,7 +407,10 @@ async fn reset_page(
     visitor: Visitor,
     query: Result<Query<Landing>, QueryRejection>,
 ) -> Response {
-    match landing(query).token.filter(|t| !t.is_empty()) {
+    match query_or_default::<Landing>(query)
+        .token
+        .filter(|t| !t.is_empty())
+    {
         Some(token) => reset_form(&state, &visitor, &token, &FormErrors::none()),
         None => state
             .pages
@@ -468,7 +461,10 @@ async fn verify_page(
     visitor: Visitor,
     query: Result<Query<Landing>, QueryRejection>,
 ) -> Response {
-    match landing(query).token.filter(|t| !t.is_empty()) {
+    match query_or_default::<Landing>(query)
+        .token
+        .filter(|t| !t.is_empty())
+    {
         Some(token) => state.pages.render(
             &visitor,
             "verify.html",

@@ -13,13 +13,15 @@ pub mod templates;
 mod visitor;
 
 use axum::Router;
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::Cookie;
 use minijinja::Environment;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use self::assets::Assets;
@@ -355,6 +357,17 @@ impl Pages {
 }
 
 /// `base` (an object) with the fields of each of `more` over it.
+/// A form that carries nothing but its `csrf` token (buttons that act: sign out, revoke, …).
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    pub csrf: Option<String>,
+}
+
+/// A page's query, or its defaults when it does not parse: a bad link still shows the page.
+pub fn query_or_default<T: Default>(query: Result<Query<T>, QueryRejection>) -> T {
+    query.map(|Query(q)| q).unwrap_or_default()
+}
+
 pub fn merge<const N: usize>(mut base: Value, more: [Value; N]) -> Value {
     if let Value::Object(fields) = &mut base {
         for extra in more {
