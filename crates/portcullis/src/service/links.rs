@@ -77,6 +77,23 @@ pub async fn send_link(
     change.send(link.letter(&token), to, user_id).await
 }
 
+/// Sends `user` the link that verifies their address, and records that it went.
+pub async fn send_verification(
+    core: &Core,
+    change: &mut Change<'_>,
+    user: &UserRow,
+    client: &Client,
+) -> ServiceResult<()> {
+    send_link(core, change, Link::VerifyEmail, &user.id, &user.email).await?;
+    change
+        .audit(AuditEvent::by_user(
+            Action::EmailVerificationSent,
+            client,
+            &user.id,
+        ))
+        .await
+}
+
 /// Issues a `link` token and queues its letter as [`send_link`] does, unless such a mail went
 /// to the user within `PORTCULLIS_MAIL_COOLDOWN`, so that requests which send mail cannot
 /// flood an inbox; true when sent. The user's row is locked before looking, so concurrent

@@ -106,14 +106,7 @@ async fn create_and_verify(
             &user.id,
         ))
         .await?;
-    links::send_link(core, change, Link::VerifyEmail, &user.id, &user.email).await?;
-    change
-        .audit(AuditEvent::by_user(
-            Action::EmailVerificationSent,
-            client,
-            &user.id,
-        ))
-        .await?;
+    links::send_verification(core, change, &user, client).await?;
     metrics::counter!(crate::metrics::REGISTRATIONS).increment(1);
     Ok(user)
 }

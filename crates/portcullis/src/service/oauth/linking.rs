@@ -12,7 +12,7 @@ use serde_json::json;
 use super::super::accounts::{self, NewAccount};
 use super::super::audit::{Action, AuditEvent, Outcome};
 use super::super::change::{self, Change};
-use super::super::links::{self, Link};
+use super::super::links;
 use super::super::{Client, Core, ServiceError, ServiceResult};
 use crate::oauth::Identity;
 
@@ -119,14 +119,7 @@ pub async fn account_for(
     .await?;
     metrics::counter!(crate::metrics::REGISTRATIONS).increment(1);
     if !user.email_verified {
-        links::send_link(core, change, Link::VerifyEmail, &user.id, &user.email).await?;
-        change
-            .audit(AuditEvent::by_user(
-                Action::EmailVerificationSent,
-                client,
-                &user.id,
-            ))
-            .await?;
+        links::send_verification(core, change, &user, client).await?;
     }
     admit(core, user)
 }
