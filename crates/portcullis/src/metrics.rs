@@ -158,15 +158,11 @@ pub async fn track(req: Request, next: Next) -> Response {
 pub fn auth_cache_lookup(kind: CacheKind, hit: bool) {
     static COUNTERS: OnceLock<[metrics::Counter; 6]> = OnceLock::new();
     let counters = COUNTERS.get_or_init(|| {
-        [CacheKind::Token, CacheKind::Session, CacheKind::User]
-            .map(|kind| {
-                ["hit", "miss"].map(|outcome| {
-                metrics::counter!(AUTH_CACHE_LOOKUPS, "kind" => kind.label(), "outcome" => outcome)
-            })
-            })
-            .concat()
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("three kinds of two outcomes"))
+        std::array::from_fn(|i| {
+            let kind = [CacheKind::Token, CacheKind::Session, CacheKind::User][i / 2];
+            let outcome = ["hit", "miss"][i % 2];
+            metrics::counter!(AUTH_CACHE_LOOKUPS, "kind" => kind.label(), "outcome" => outcome)
+        })
     });
     counters[kind as usize * 2 + usize::from(!hit)].increment(1);
 }
